@@ -1,0 +1,346 @@
+"""Performance metrics for an equity curve and the trades closed along it.
+
+Pure domain code: the backtester, the paper exchange and live reports all call these functions,
+so the same history gives the same numbers everywhere. Return-based statistics are ratios, so
+they are vectorised over float64; money (drawdown amounts, average trade, fees) stays Decimal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+EquityPoint: TypeAlias = tuple[datetime, Decimal]
+EquityCurve: TypeAlias = Sequence[EquityPoint]
+JsonValue: TypeAlias = "str | int | float | bool | None | dict[str, JsonValue] | list[JsonValue]"
+
+_FloatArray: TypeAlias = npt.NDArray[np.float64]
+_SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrade:
+    """A round trip that has been closed; `net_pnl` is already net of `fees`."""
+
+    opened_at: datetime
+    closed_at: datetime
+    net_pnl: Decimal
+    fees: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if self.closed_at < self.opened_at:
+            raise ValueError(
+                f"trade closed at {self.closed_at.isoformat()} before it opened at "
+                f"{self.opened_at.isoformat()}"
+            )
+        if not self.net_pnl.is_finite():
+            raise ValueError(f"trade net_pnl must be finite, got {self.net_pnl}")
+        # Fees may be negative: maker rebates are real on crypto venues.
+        if not self.fees.is_finite():
+            raise ValueError(f"trade fees must be finite, got {self.fees}")
+
+
+@dataclass(frozen=True, slots=True)
+class Drawdown:
+    """The deepest fall from a peak; with no fall at all, every time is the curve's first point."""
+
+    depth: float  # positive fraction of the peak, 0.0 when the curve never falls
+    peak_to_trough: Decimal  # money lost from the peak to the trough
+    peak_at: datetime  # last point at the peak before the fall
+    trough_at: datetime
+    recovered_at: datetime | None  # first point back at or above the peak; None if never
+    duration: timedelta  # peak to recovery, or to the curve's last point if never recovered
+
+    def as_dict(self) -> dict[str, JsonValue]:
+        """JSON-friendly values: Decimal as str, datetime as ISO 8601, timedelta as seconds."""
+        return {
+            "depth": self.depth,
+            "peak_to_trough": str(self.peak_to_trough),
+            "peak_at": self.peak_at.isoformat(),
+            "trough_at": self.trough_at.isoformat(),
+            "recovered_at": None if self.recovered_at is None else self.recovered_at.isoformat(),
+            "duration": self.duration.total_seconds(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceSummary:
+    """Every metric of one run, as stored with a backtest or shown on the dashboard."""
+
+    total_return: Decimal
+    max_drawdown: Drawdown
+    max_drawdown_duration: timedelta
+    sharpe_ratio: float
+    sortino_ratio: float
+    periods_per_year: float
+    risk_free_rate: float
+    win_rate: float
+    profit_factor: float | None
+    average_trade: Decimal
+    exposure: float
+    trade_count: int
+    total_fees: Decimal
+
+    def as_dict(self) -> dict[str, JsonValue]:
+        """JSON-friendly values: Decimal as str, datetime as ISO 8601, timedelta as seconds."""
+        return {
+            "total_return": str(self.total_return),
+            "max_drawdown": self.max_drawdown.as_dict(),
+            "max_drawdown_duration": self.max_drawdown_duration.total_seconds(),
+            "sharpe_ratio": self.sharpe_ratio,
+            "sortino_ratio": self.sortino_ratio,
+            "periods_per_year": self.periods_per_year,
+            "risk_free_rate": self.risk_free_rate,
+            "win_rate": self.win_rate,
+            "profit_factor": self.profit_factor,
+            "average_trade": str(self.average_trade),
+            "exposure": self.exposure,
+            "trade_count": self.trade_count,
+            "total_fees": str(self.total_fees),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Curve:
+    times: tuple[datetime, ...]
+    equity: tuple[Decimal, ...]
+    values: _FloatArray  # equity as float64, only to locate drawdowns
+
+
+def periods_per_year_for(interval: timedelta, trading_days: int = 365) -> float:
+    """Bars per year for bars of `interval`, on a market open around the clock `trading_days`."""
+    # Crypto trades 24/7, hence 365. Pass 252 for daily equity bars; intraday bars of a market
+    # with sessions need periods_per_year computed from the session length instead.
+    if interval <= timedelta(0):
+        raise ValueError(f"bar interval must be positive, got {interval}")
+    if trading_days <= 0:
+        raise ValueError(f"trading_days must be positive, got {trading_days}")
+    return trading_days * _SECONDS_PER_DAY / interval.total_seconds()
+
+
+def total_return(curve: EquityCurve) -> Decimal:
+    """Last equity over first equity, minus one, in Decimal."""
+    prepared = _prepare(curve, min_points=2)
+    return prepared.equity[-1] / prepared.equity[0] - 1
+
+
+def max_drawdown(curve: EquityCurve) -> Drawdown:
+    """The deepest peak-to-trough fall of the curve (the first one if several tie)."""
+    return _drawdowns(_prepare(curve, min_points=1))[0]
+
+
+def max_drawdown_duration(curve: EquityCurve) -> timedelta:
+    """The longest time spent below a previous peak, whichever drawdown episode that was."""
+    return _drawdowns(_prepare(curve, min_points=1))[1]
+
+
+def sharpe_ratio(curve: EquityCurve, periods_per_year: float, risk_free_rate: float = 0.0) -> float:
+    """Annualised mean excess per-bar return over its sample std; 0.0 when that is undefined."""
+    _check_annualisation(periods_per_year, risk_free_rate)
+    returns = _simple_returns(_prepare(curve, min_points=2).equity)
+    return _sharpe(returns, periods_per_year, risk_free_rate)
+
+
+def sortino_ratio(
+    curve: EquityCurve, periods_per_year: float, risk_free_rate: float = 0.0
+) -> float:
+    """Annualised mean excess per-bar return over downside deviation; 0.0 when undefined."""
+    _check_annualisation(periods_per_year, risk_free_rate)
+    returns = _simple_returns(_prepare(curve, min_points=2).equity)
+    return _sortino(returns, periods_per_year, risk_free_rate)
+
+
+def win_rate(trades: Sequence[ClosedTrade]) -> float:
+    """Fraction of trades with positive net P&L (break-even is not a win); 0.0 with no trades."""
+    if not trades:
+        return 0.0
+    return sum(1 for trade in trades if trade.net_pnl > 0) / len(trades)
+
+
+def profit_factor(trades: Sequence[ClosedTrade]) -> float | None:
+    """Gross profit over gross loss; None when no trade lost, as the ratio is then undefined."""
+    gross_profit = sum((trade.net_pnl for trade in trades if trade.net_pnl > 0), Decimal(0))
+    gross_loss = -sum((trade.net_pnl for trade in trades if trade.net_pnl < 0), Decimal(0))
+    if gross_loss == 0:
+        return None
+    return float(gross_profit / gross_loss)
+
+
+def average_trade(trades: Sequence[ClosedTrade]) -> Decimal:
+    """Mean net P&L per trade, in Decimal; Decimal(0) with no trades."""
+    if not trades:
+        return Decimal(0)
+    return sum((trade.net_pnl for trade in trades), Decimal(0)) / len(trades)
+
+
+def exposure(curve: EquityCurve, trades: Sequence[ClosedTrade]) -> float:
+    """Fraction of the curve's time span during which at least one trade was open."""
+    prepared = _prepare(curve, min_points=2)
+    return _exposure(prepared.times[0], prepared.times[-1], trades)
+
+
+def summarize(
+    curve: EquityCurve,
+    trades: Sequence[ClosedTrade],
+    periods_per_year: float,
+    *,
+    risk_free_rate: float = 0.0,
+) -> PerformanceSummary:
+    """All metrics of a curve and its trades, validating the curve once."""
+    _check_annualisation(periods_per_year, risk_free_rate)
+    prepared = _prepare(curve, min_points=2)
+    returns = _simple_returns(prepared.equity)
+    drawdown, longest_underwater = _drawdowns(prepared)
+    return PerformanceSummary(
+        total_return=prepared.equity[-1] / prepared.equity[0] - 1,
+        max_drawdown=drawdown,
+        max_drawdown_duration=longest_underwater,
+        sharpe_ratio=_sharpe(returns, periods_per_year, risk_free_rate),
+        sortino_ratio=_sortino(returns, periods_per_year, risk_free_rate),
+        periods_per_year=periods_per_year,
+        risk_free_rate=risk_free_rate,
+        win_rate=win_rate(trades),
+        profit_factor=profit_factor(trades),
+        average_trade=average_trade(trades),
+        exposure=_exposure(prepared.times[0], prepared.times[-1], trades),
+        trade_count=len(trades),
+        total_fees=sum((trade.fees for trade in trades), Decimal(0)),
+    )
+
+
+def _prepare(curve: EquityCurve, *, min_points: int) -> _Curve:
+    if len(curve) < min_points:
+        raise ValueError(f"equity curve needs at least {min_points} points, got {len(curve)}")
+    times: list[datetime] = []
+    equity: list[Decimal] = []
+    for index, (at, value) in enumerate(curve):
+        if not isinstance(value, Decimal):
+            raise TypeError(
+                f"equity curve point {index}: equity must be a Decimal, got {type(value).__name__}"
+            )
+        if not value.is_finite() or value <= 0:
+            raise ValueError(
+                f"equity curve point {index}: equity must be finite and positive, got {value}"
+            )
+        if times and not at > times[-1]:
+            raise ValueError(
+                f"equity curve point {index}: timestamp {at.isoformat()} is not after the "
+                f"previous point's {times[-1].isoformat()}"
+            )
+        times.append(at)
+        equity.append(value)
+    values = np.fromiter((float(value) for value in equity), dtype=np.float64, count=len(equity))
+    return _Curve(times=tuple(times), equity=tuple(equity), values=values)
+
+
+def _check_annualisation(periods_per_year: float, risk_free_rate: float) -> None:
+    if not math.isfinite(periods_per_year) or periods_per_year <= 0:
+        raise ValueError(f"periods_per_year must be finite and positive, got {periods_per_year}")
+    if not math.isfinite(risk_free_rate) or risk_free_rate <= -1:
+        raise ValueError(f"risk_free_rate must be finite and above -1, got {risk_free_rate}")
+
+
+def _simple_returns(equity: Sequence[Decimal]) -> _FloatArray:
+    # Divide in Decimal before converting: equal ratios then give bit-identical floats, so scaling
+    # a curve changes no statistic and a constant-growth curve has exactly zero dispersion.
+    return np.fromiter(
+        (float(after / before - 1) for before, after in itertools.pairwise(equity)),
+        dtype=np.float64,
+        count=len(equity) - 1,
+    )
+
+
+def _per_bar_rate(annual_rate: float, periods_per_year: float) -> float:
+    # Compounded rather than divided, so that per-bar rates compound back to the annual rate.
+    return float((1.0 + annual_rate) ** (1.0 / periods_per_year) - 1.0)
+
+
+def _sharpe(returns: _FloatArray, periods_per_year: float, risk_free_rate: float) -> float:
+    # Fewer than two returns have no sample std and identical returns have none either: the ratio
+    # is undefined, and 0.0 keeps summaries finite and JSON-serialisable instead of NaN or inf.
+    if returns.size < 2:
+        return 0.0
+    excess = returns - _per_bar_rate(risk_free_rate, periods_per_year)
+    # Test equality directly: np.std of identical values can be a rounding-sized non-zero, which
+    # would turn into an absurd ratio.
+    if np.ptp(excess) == 0.0:
+        return 0.0
+    mean = float(np.mean(excess))
+    std = float(np.std(excess, ddof=1))
+    return mean / std * math.sqrt(periods_per_year)
+
+
+def _sortino(returns: _FloatArray, periods_per_year: float, risk_free_rate: float) -> float:
+    # Same 0.0 convention as the Sharpe ratio: too few returns, or no bar below the risk-free
+    # rate (zero downside deviation), gives 0.0 rather than NaN or inf.
+    if returns.size < 2:
+        return 0.0
+    excess = returns - _per_bar_rate(risk_free_rate, periods_per_year)
+    shortfall = np.minimum(excess, 0.0)
+    # Averaged over all bars, not only the losing ones: the standard Sortino definition.
+    downside_deviation = math.sqrt(float(np.mean(shortfall * shortfall)))
+    if downside_deviation == 0.0:
+        return 0.0
+    return float(np.mean(excess)) / downside_deviation * math.sqrt(periods_per_year)
+
+
+def _drawdowns(curve: _Curve) -> tuple[Drawdown, timedelta]:
+    values = curve.values
+    times = curve.times
+    running_peak = np.maximum.accumulate(values)
+    underwater = values < running_peak
+    if not underwater.any():
+        start = times[0]
+        return Drawdown(0.0, Decimal(0), start, start, start, timedelta(0)), timedelta(0)
+
+    # Subtracting first keeps every underwater depth strictly positive (the difference is exact).
+    depths = (running_peak - values) / running_peak
+    trough = int(np.argmax(depths))
+    at_peak_index = np.where(underwater, 0, np.arange(values.size))
+    peak = int(np.maximum.accumulate(at_peak_index)[trough])
+    back_at_peak = np.flatnonzero(~underwater[trough + 1 :])
+    recovery = trough + 1 + int(back_at_peak[0]) if back_at_peak.size else None
+
+    peak_equity = curve.equity[peak]
+    trough_equity = curve.equity[trough]
+    deepest = Drawdown(
+        depth=float((peak_equity - trough_equity) / peak_equity),
+        peak_to_trough=peak_equity - trough_equity,
+        peak_at=times[peak],
+        trough_at=times[trough],
+        recovered_at=None if recovery is None else times[recovery],
+        duration=times[len(times) - 1 if recovery is None else recovery] - times[peak],
+    )
+
+    # An episode runs from the point before it goes underwater (its peak) to the first point back
+    # at the peak, or to the last point if it never gets back.
+    starts = np.flatnonzero(underwater[1:] & ~underwater[:-1]) + 1
+    ends = np.flatnonzero(underwater[:-1] & ~underwater[1:]) + 1
+    if underwater[-1]:
+        ends = np.append(ends, values.size - 1)
+    longest = max(
+        times[int(end)] - times[int(start) - 1] for start, end in zip(starts, ends, strict=True)
+    )
+    return deepest, longest
+
+
+def _exposure(start: datetime, end: datetime, trades: Sequence[ClosedTrade]) -> float:
+    intervals = sorted((max(trade.opened_at, start), min(trade.closed_at, end)) for trade in trades)
+    covered = timedelta(0)
+    # Sweep in order of opening: time up to `reached` is counted already, so overlapping trades
+    # add only the part beyond it.
+    reached = start
+    for opened, closed in intervals:
+        opened = max(opened, reached)
+        if closed > opened:
+            covered += closed - opened
+            reached = closed
+    return covered / (end - start)

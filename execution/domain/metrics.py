@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 EquityPoint: TypeAlias = tuple[datetime, Decimal]
 EquityCurve: TypeAlias = Sequence[EquityPoint]
-JsonValue: TypeAlias = "str | int | float | bool | None | dict[str, JsonValue] | list[JsonValue]"
+JsonValue: TypeAlias = "str | int | float | bool | dict[str, JsonValue] | list[JsonValue] | None"
 
 _FloatArray: TypeAlias = npt.NDArray[np.float64]
 _SECONDS_PER_DAY = 86_400.0

@@ -19,7 +19,6 @@ from execution.domain.values import (
     to_positive,
 )
 
-
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -70,14 +69,18 @@ S = OrderStatus
 # resend). Cancelled and expired orders accept late fills (a fill can cross the cancel on the
 # wire; money that moved is never dropped), so they may move to themselves or to filled.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.NEW: frozenset({S.SUBMITTED, S.REJECTED, S.CANCELLED, S.UNKNOWN, S.PARTIALLY_FILLED,
-                      S.FILLED, S.EXPIRED}),
-    S.SUBMITTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED,
-                            S.UNKNOWN}),
-    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED,
-                                   S.UNKNOWN}),
-    S.UNKNOWN: frozenset({S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED,
-                          S.EXPIRED}),
+    S.NEW: frozenset(
+        {S.SUBMITTED, S.REJECTED, S.CANCELLED, S.UNKNOWN, S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED}
+    ),
+    S.SUBMITTED: frozenset(
+        {S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED, S.UNKNOWN}
+    ),
+    S.PARTIALLY_FILLED: frozenset(
+        {S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.UNKNOWN}
+    ),
+    S.UNKNOWN: frozenset(
+        {S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED}
+    ),
     S.CANCELLED: frozenset({S.CANCELLED, S.FILLED}),
     S.EXPIRED: frozenset({S.EXPIRED, S.FILLED}),
     S.FILLED: frozenset(),
@@ -132,23 +135,27 @@ class OrderRequest:
         qty = spec.check_quantity(to_decimal(quantity, field="quantity"))
 
         limit_price = None if price is None or price == "" else to_decimal(price, field="price")
-        stop = None if stop_price is None or stop_price == "" else to_decimal(
-            stop_price, field="stop price"
+        stop = (
+            None
+            if stop_price is None or stop_price == ""
+            else to_decimal(stop_price, field="stop price")
         )
         if type_value.has_limit_price:
             if limit_price is None:
                 raise RuleViolation("price_required", f"a {type_value} order needs a price")
             limit_price = spec.check_price(limit_price)
         elif limit_price is not None:
-            raise RuleViolation(
-                "price_not_allowed", f"a {type_value} order takes no limit price"
-            )
+            raise RuleViolation("price_not_allowed", f"a {type_value} order takes no limit price")
         if type_value.has_stop_price:
             if stop is None:
-                raise RuleViolation("stop_price_required", f"a {type_value} order needs a stop price")
+                raise RuleViolation(
+                    "stop_price_required", f"a {type_value} order needs a stop price"
+                )
             stop = spec.check_price(stop, field="stop price")
         elif stop is not None:
-            raise RuleViolation("stop_price_not_allowed", f"a {type_value} order takes no stop price")
+            raise RuleViolation(
+                "stop_price_not_allowed", f"a {type_value} order takes no stop price"
+            )
         if tif_value is TimeInForce.POST_ONLY and type_value is not OrderType.LIMIT:
             raise RuleViolation("post_only_limit", "post-only applies to limit orders only")
 
@@ -169,7 +176,7 @@ class OrderRequest:
 
 def _enum(kind: type[E], value: object, name: str) -> E:
     try:
-        return kind(value)
+        return kind(str(value))
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise DomainError(f"{name} {value!r} is not one of: {allowed}") from None

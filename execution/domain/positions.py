@@ -134,19 +134,24 @@ def exit_trigger(
 
 
 def check_exit_levels(
-    *, side: Side, entry_price: Decimal, stop_loss_price: Decimal | None,
+    *,
+    side: Side,
+    entry_price: Decimal,
+    stop_loss_price: Decimal | None,
     take_profit_price: Decimal | None,
 ) -> None:
     """Refuse protective levels on the wrong side of the entry."""
     long = side is Side.BUY
-    if stop_loss_price is not None and (stop_loss_price >= entry_price if long
-                                        else stop_loss_price <= entry_price):
+    if stop_loss_price is not None and (
+        stop_loss_price >= entry_price if long else stop_loss_price <= entry_price
+    ):
         raise DomainError(
             f"stop loss {stop_loss_price} must be {'below' if long else 'above'} the "
             f"entry price {entry_price} of a {'long' if long else 'short'} position"
         )
-    if take_profit_price is not None and (take_profit_price <= entry_price if long
-                                          else take_profit_price >= entry_price):
+    if take_profit_price is not None and (
+        take_profit_price <= entry_price if long else take_profit_price >= entry_price
+    ):
         raise DomainError(
             f"take profit {take_profit_price} must be {'above' if long else 'below'} the "
             f"entry price {entry_price} of a {'long' if long else 'short'} position"

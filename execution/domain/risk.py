@@ -64,11 +64,15 @@ def check_order(request: OrderRequest, limits: RiskLimits, risk: AccountRisk) ->
 
     qty = request.quantity
     if limits.min_order_quantity is not None and qty < limits.min_order_quantity:
-        fail("min_order_size", f"quantity {qty} is below the account's minimum order size "
-             f"{limits.min_order_quantity}")
+        fail(
+            "min_order_size",
+            f"quantity {qty} is below the account's minimum order size {limits.min_order_quantity}",
+        )
     if limits.max_order_quantity is not None and qty > limits.max_order_quantity:
-        fail("max_order_size", f"quantity {qty} is above the account's maximum order size "
-             f"{limits.max_order_quantity}")
+        fail(
+            "max_order_size",
+            f"quantity {qty} is above the account's maximum order size {limits.max_order_quantity}",
+        )
 
     with exact():
         signed = qty * request.side.sign
@@ -79,48 +83,72 @@ def check_order(request: OrderRequest, limits: RiskLimits, risk: AccountRisk) ->
 
         mid = risk.mid_price
         if mid is None:
-            fail("no_market_price", f"no market price for {request.symbol} yet, so the order's "
-                 "value and price deviation cannot be checked")
+            fail(
+                "no_market_price",
+                f"no market price for {request.symbol} yet, so the order's "
+                "value and price deviation cannot be checked",
+            )
             return RiskDecision(failed, False)
         order_price = request.price or request.stop_price or mid
         value = qty * order_price
 
         if limits.max_order_value is not None and value > limits.max_order_value:
-            fail("max_order_value", f"order value {value} is above the account's maximum order "
-                 f"value {limits.max_order_value}")
+            fail(
+                "max_order_value",
+                f"order value {value} is above the account's maximum order "
+                f"value {limits.max_order_value}",
+            )
         for label, level in (("price", request.price), ("stop price", request.stop_price)):
             if level is not None:
                 deviation = abs(level - mid) / mid
                 if deviation > limits.max_price_deviation:
-                    fail("price_deviation", f"{label} {level} is {deviation * 100:.2f}% from the "
-                         f"mid {mid}, more than the {limits.max_price_deviation * 100:.2f}% allowed")
+                    fail(
+                        "price_deviation",
+                        f"{label} {level} is {deviation * 100:.2f}% from the "
+                        f"mid {mid}, more than the {limits.max_price_deviation * 100:.2f}% allowed",
+                    )
 
         if request.reduce_only and not reducing:
-            fail("reduce_only", f"a reduce-only {request.side} order cannot reduce a position of "
-                 f"{position}")
+            fail(
+                "reduce_only",
+                f"a reduce-only {request.side} order cannot reduce a position of {position}",
+            )
         elif request.reduce_only and opening:
-            fail("reduce_only", f"a reduce-only order of {qty} is larger than the position "
-                 f"{abs(position)} it reduces")
+            fail(
+                "reduce_only",
+                f"a reduce-only order of {qty} is larger than the position "
+                f"{abs(position)} it reduces",
+            )
 
         breached_now = False
         if opening:
             breached = risk.loss_limit_breached or daily_loss_breached(
-                limit=limits.daily_loss_limit, start_equity=risk.start_of_day_equity,
+                limit=limits.daily_loss_limit,
+                start_equity=risk.start_of_day_equity,
                 equity=risk.equity,
             )
             breached_now = breached and not risk.loss_limit_breached
             if breached:
-                fail("daily_loss_limit", f"today's loss {-risk.daily_pnl} reached the daily loss "
-                     f"limit of {limits.daily_loss_limit * 100:.2f}% of start-of-day equity "
-                     f"{risk.start_of_day_equity}; only orders that reduce risk are accepted "
-                     "until the next UTC day")
+                fail(
+                    "daily_loss_limit",
+                    f"today's loss {-risk.daily_pnl} reached the daily loss "
+                    f"limit of {limits.daily_loss_limit * 100:.2f}% of start-of-day equity "
+                    f"{risk.start_of_day_equity}; only orders that reduce risk are accepted "
+                    "until the next UTC day",
+                )
             new_position_value = abs(position + signed) * order_price
             cap = limits.max_position_value * risk.equity
             if new_position_value > cap:
-                fail("max_position_value", f"the position would be worth {new_position_value}, "
-                     f"above {limits.max_position_value * 100:.2f}% of equity ({cap})")
+                fail(
+                    "max_position_value",
+                    f"the position would be worth {new_position_value}, "
+                    f"above {limits.max_position_value * 100:.2f}% of equity ({cap})",
+                )
             needed = opening * order_price * (1 + risk.taker_fee_rate)
             if needed > risk.available_balance:
-                fail("insufficient_balance", f"the order needs {needed} of available balance, "
-                     f"the account has {risk.available_balance}")
+                fail(
+                    "insufficient_balance",
+                    f"the order needs {needed} of available balance, "
+                    f"the account has {risk.available_balance}",
+                )
     return RiskDecision(failed, breached_now)

@@ -65,7 +65,7 @@ class Liquidity(StrEnum):
 
 def to_decimal(value: object, *, field: str) -> Decimal:
     """Parse a str, int or Decimal into a finite Decimal; refuse floats and junk by name."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise DomainError(
             f"{field}: pass a string or Decimal, not {type(value).__name__} {value!r} "
             "(binary floats cannot hold most decimal prices exactly)"
@@ -172,8 +172,7 @@ class InstrumentSpec:
         if price % self.tick_size != 0:
             raise RuleViolation(
                 "tick_size",
-                f"{field} {price} is not a multiple of {self.symbol}'s tick size "
-                f"{self.tick_size}",
+                f"{field} {price} is not a multiple of {self.symbol}'s tick size {self.tick_size}",
             )
         return Price(price)
 

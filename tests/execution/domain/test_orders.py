@@ -36,12 +36,19 @@ def test_valid_limit_order():
         ({"quantity": "-1"}, "positive", "greater than zero"),
         ({"quantity": "0.00015"}, "lot_size", "not a multiple of BTC-USDT's lot size 0.0001"),
         ({"price": "30000.05"}, "tick_size", "not a multiple of BTC-USDT's tick size 0.1"),
-        ({"quantity": "0.0001", "price": "100"}, "min_notional", "below BTC-USDT's minimum notional"),
+        (
+            {"quantity": "0.0001", "price": "100"},
+            "min_notional",
+            "below BTC-USDT's minimum notional",
+        ),
         ({"price": None}, "price_required", "a limit order needs a price"),
         ({"order_type": "market"}, "price_not_allowed", "takes no limit price"),
         ({"order_type": "stop_limit"}, "stop_price_required", "needs a stop price"),
-        ({"order_type": "market", "price": None, "time_in_force": "post_only"},
-         "post_only_limit", "post-only applies to limit orders only"),
+        (
+            {"order_type": "market", "price": None, "time_in_force": "post_only"},
+            "post_only_limit",
+            "post-only applies to limit orders only",
+        ),
     ],
 )
 def test_order_rules_are_named(kwargs, rule, text):
@@ -89,8 +96,10 @@ def test_late_fill_on_a_cancelled_order_is_kept():
 @settings(max_examples=2000, deadline=None)
 @given(
     quantity=st.integers(min_value=1, max_value=1000),
-    fills=st.lists(st.tuples(st.integers(min_value=0, max_value=30),
-                             st.integers(min_value=1, max_value=400)), max_size=30),
+    fills=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=30), st.integers(min_value=1, max_value=400)),
+        max_size=30,
+    ),
 )
 def test_filled_quantity_never_exceeds_quantity(quantity, fills):
     order = OrderFills(quantity=D(quantity), status=OrderStatus.SUBMITTED)

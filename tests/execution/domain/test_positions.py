@@ -46,8 +46,9 @@ def test_short_and_flip_through_zero():
 
 def test_full_close_leaves_no_cost_even_after_rounding():
     state = PositionState()
-    for n, (side, qty, price) in enumerate([("buy", "3", "10"), ("buy", "3", "11"),
-                                            ("sell", "1", "12"), ("sell", "5", "9")]):
+    for n, (side, qty, price) in enumerate(
+        [("buy", "3", "10"), ("buy", "3", "11"), ("sell", "1", "12"), ("sell", "5", "9")]
+    ):
         state = apply_fill(state, fill(n, side, qty, price)).after
     assert state.quantity == 0 and state.cost_basis == 0
     # Flat: realized P&L is exactly the cash flow: -30 - 33 + 12 + 45.
@@ -76,23 +77,30 @@ def test_ledger_ignores_a_fill_seen_before():
 )
 def test_exit_trigger(quantity, low, high, expected):
     long = quantity > 0
-    assert exit_trigger(
-        quantity=quantity,
-        stop_loss_price=D(95) if long else D(105),
-        take_profit_price=D(110) if long else D(90),
-        low=low, high=high,
-    ) == expected
+    assert (
+        exit_trigger(
+            quantity=quantity,
+            stop_loss_price=D(95) if long else D(105),
+            take_profit_price=D(110) if long else D(90),
+            low=low,
+            high=high,
+        )
+        == expected
+    )
 
 
 def test_exit_levels_must_sit_on_the_right_side():
-    check_exit_levels(side=Side.BUY, entry_price=D(100), stop_loss_price=D(95),
-                      take_profit_price=D(110))
+    check_exit_levels(
+        side=Side.BUY, entry_price=D(100), stop_loss_price=D(95), take_profit_price=D(110)
+    )
     with pytest.raises(DomainError, match="stop loss 101 must be below"):
-        check_exit_levels(side=Side.BUY, entry_price=D(100), stop_loss_price=D(101),
-                          take_profit_price=None)
+        check_exit_levels(
+            side=Side.BUY, entry_price=D(100), stop_loss_price=D(101), take_profit_price=None
+        )
     with pytest.raises(DomainError, match="take profit 110 must be below"):
-        check_exit_levels(side=Side.SELL, entry_price=D(100), stop_loss_price=None,
-                          take_profit_price=D(110))
+        check_exit_levels(
+            side=Side.SELL, entry_price=D(100), stop_loss_price=None, take_profit_price=D(110)
+        )
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -124,8 +132,9 @@ def test_pnl_equals_mark_to_market_change_minus_fees(fills, mark):
 @settings(max_examples=2000, deadline=None)
 @given(fills=fill_lists, data=st.data())
 def test_applying_a_fill_twice_changes_nothing(fills, data):
-    events = [FillEvent(str(n), side, qty, price, fee)
-              for n, (side, qty, price, fee) in enumerate(fills)]
+    events = [
+        FillEvent(str(n), side, qty, price, fee) for n, (side, qty, price, fee) in enumerate(fills)
+    ]
     once = PositionLedger().apply_all("X", events)
     replayed = PositionLedger()
     for event in events:

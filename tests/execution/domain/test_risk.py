@@ -9,8 +9,12 @@ BTC = InstrumentSpec("BTC-USDT", "BTC", "USDT", D("0.1"), D("0.001"), D("0.001")
 
 def risk(**kw):
     values = {
-        "equity": D(10_000), "available_balance": D(10_000), "start_of_day_equity": D(10_000),
-        "loss_limit_breached": False, "position_quantity": D(0), "mid_price": D(20_000),
+        "equity": D(10_000),
+        "available_balance": D(10_000),
+        "start_of_day_equity": D(10_000),
+        "loss_limit_breached": False,
+        "position_quantity": D(0),
+        "mid_price": D(20_000),
         "taker_fee_rate": D("0.0005"),
     }
     values.update(kw)
@@ -34,11 +38,12 @@ def test_an_order_within_every_limit_passes():
 
 def test_every_failed_check_is_reported_at_once():
     limits = RiskLimits(max_order_quantity=D("0.5"), max_order_value=D(5_000))
-    decision = check_order(
-        request(order_type="limit", quantity="1", price="22000"), limits, risk()
-    )
+    decision = check_order(request(order_type="limit", quantity="1", price="22000"), limits, risk())
     assert rules(decision) == [
-        "max_order_size", "max_order_value", "price_deviation", "max_position_value",
+        "max_order_size",
+        "max_order_value",
+        "price_deviation",
+        "max_position_value",
         "insufficient_balance",
     ]
     messages = " | ".join(v.message for v in decision.violations)
@@ -63,8 +68,11 @@ def test_daily_loss_limit_blocks_new_risk_but_not_reductions():
 
 def test_reduce_only_must_reduce():
     assert rules(check_order(request(reduce_only=True), RiskLimits(), risk())) == ["reduce_only"]
-    too_big = check_order(request(side="sell", quantity="0.3", reduce_only=True), RiskLimits(),
-                          risk(position_quantity=D("0.2")))
+    too_big = check_order(
+        request(side="sell", quantity="0.3", reduce_only=True),
+        RiskLimits(),
+        risk(position_quantity=D("0.2")),
+    )
     assert rules(too_big) == ["reduce_only"]
 
 
@@ -74,7 +82,8 @@ def test_no_market_price_refuses_instead_of_guessing():
 
 
 def test_a_short_counts_towards_position_value():
-    decision = check_order(request(side="sell", quantity="0.3"), RiskLimits(),
-                           risk(position_quantity=D("-0.1")))
+    decision = check_order(
+        request(side="sell", quantity="0.3"), RiskLimits(), risk(position_quantity=D("-0.1"))
+    )
     # |-0.1 - 0.3| x 20000 = 8000 > 50% of 10000
     assert rules(decision) == ["max_position_value"]

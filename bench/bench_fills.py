@@ -1,0 +1,149 @@
+"""fill_record throughput: 1 writer, and 8 writer processes on different positions.
+
+Runs on the database DATABASE_URL names (PostgreSQL for the issue's figures) in a throwaway
+test database. The baseline row is the same database's bare ceiling: one INSERT and COMMIT
+per round, no ORM, so the ratio shows what the service costs above the database itself.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from decimal import Decimal
+from typing import Any
+
+from bench.common import Result
+
+FILLS_ONE_WRITER = 2_000
+WRITERS = 8
+FILLS_PER_WRITER = 600
+
+
+def _setup() -> tuple[Any, int, list[str]]:
+    import django
+
+    django.setup()
+    from django.test.utils import setup_databases
+
+    from tests.factories import make_account, make_instrument, make_user
+
+    config = setup_databases(verbosity=0, interactive=False)
+    owner = make_user("bench")
+    symbols = [f"C{n}-USDT" for n in range(WRITERS)]
+    for symbol in symbols:
+        make_instrument(symbol, mark="100", tick="0.01", lot="0.001", min_notional="0")
+    account = make_account(owner, deposit=Decimal(10) ** 12)
+    return config, account.pk, symbols
+
+
+def _order(account_id: int, symbol: str) -> str:
+    from execution.services.orders import order_place
+
+    order = order_place(
+        account_id=account_id,
+        symbol=symbol,
+        side="buy",
+        order_type="market",
+        quantity="1000",
+        submit=False,
+    )
+    return str(order.pk)
+
+
+def _record(order_id: str, count: int, prefix: str) -> None:
+    from execution.services.fills import fill_record
+
+    for k in range(count):
+        fill_record(
+            order_id=order_id,
+            venue_trade_id=f"{prefix}{k}",
+            quantity="0.001",
+            price=Decimal("100.01") + Decimal(k % 50) / 100,
+            fee="0.0001",
+        )
+
+
+def _writer(order_id: str, count: int, start: multiprocessing.synchronize.Event) -> None:
+    from django.db import connections
+
+    connections.close_all()  # never share the parent's socket
+    start.wait()
+    _record(order_id, count, "w")
+    connections.close_all()
+
+
+def _baseline_commits(count: int) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_baseline (n integer)")
+    started = time.perf_counter()
+    for n in range(count):  # autocommit: every INSERT is its own transaction
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO bench_baseline (n) VALUES (%s)", [n])
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_baseline")
+    return count / elapsed
+
+
+def run() -> list[Result]:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings.test")
+    config, account_id, symbols = _setup()
+    from django.db import connection, connections
+    from django.test.utils import teardown_databases
+
+    vendor = "PostgreSQL" if connection.vendor == "postgresql" else connection.vendor
+    try:
+        baseline = _baseline_commits(FILLS_ONE_WRITER)
+
+        order_id = _order(account_id, symbols[0])
+        _record(order_id, 50, "warm")  # connection, prepared statements, caches
+        started = time.perf_counter()
+        _record(order_id, FILLS_ONE_WRITER, "one")
+        one = FILLS_ONE_WRITER / (time.perf_counter() - started)
+
+        order_ids = [_order(account_id, symbol) for symbol in symbols]
+        connections.close_all()
+        context = multiprocessing.get_context("fork")
+        start = context.Event()
+        workers = [
+            context.Process(target=_writer, args=(oid, FILLS_PER_WRITER, start))
+            for oid in order_ids
+        ]
+        for worker in workers:
+            worker.start()
+        time.sleep(0.5)
+        started = time.perf_counter()
+        start.set()
+        for worker in workers:
+            worker.join()
+        many = WRITERS * FILLS_PER_WRITER / (time.perf_counter() - started)
+        if any(worker.exitcode for worker in workers):
+            raise RuntimeError("a writer process failed")
+    finally:
+        connections.close_all()
+        teardown_databases(config, verbosity=0)
+    return [
+        Result(
+            f"bare INSERT+COMMIT ({vendor}, baseline)",
+            baseline,
+            "commits/s",
+            note="one statement per transaction, no ORM",
+        ),
+        Result(
+            f"fill_record, 1 writer ({vendor})",
+            one,
+            "fills/s",
+            ">= 1,000",
+            f"{one / baseline:.2f}x the bare commit rate",
+        ),
+        Result(
+            f"fill_record, {WRITERS} writer processes ({vendor})",
+            many,
+            "fills/s",
+            ">= 2,500",
+            f"each on its own position; {many / one:.1f}x one writer",
+        ),
+    ]

@@ -1,0 +1,216 @@
+"""Admin for the trading core. Trading records (orders, fills, positions, events) are read-only
+here: they change only through services, so every change has its audit event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from execution.domain.errors import DomainError
+from execution.models import (
+    Account,
+    AccountDay,
+    Balance,
+    ExecutionEvent,
+    Fill,
+    Instrument,
+    Order,
+    Position,
+)
+from execution.selectors import account_valuation
+from execution.services.orders import order_cancel
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "symbol",
+        "base_currency",
+        "quote_currency",
+        "tick_size",
+        "lot_size",
+        "min_quantity",
+        "min_notional",
+        "mark_price",
+        "marked_at",
+        "is_active",
+    )
+    list_filter = ("is_active", "quote_currency")
+    search_fields = ("symbol", "base_currency", "quote_currency")
+    readonly_fields = ("mark_price", "marked_at")
+
+
+class BalanceInline(ReadOnlyInline):
+    model = Balance
+    fields = ("currency", "deposited", "updated_at")
+    readonly_fields = fields
+
+
+class PositionInline(ReadOnlyInline):
+    model = Position
+    fields = (
+        "instrument",
+        "quantity",
+        "average_entry_price",
+        "realized_pnl",
+        "unrealized_pnl",
+        "mark_price",
+        "stop_loss_price",
+        "take_profit_price",
+    )
+    readonly_fields = fields
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "owner", "mode", "base_currency", "equity", "created_at")
+    list_filter = ("mode", "base_currency")
+    search_fields = ("name", "owner__username", "owner__email")
+    list_select_related = ("owner",)
+    readonly_fields = ("created_at", "equity")
+    inlines = (BalanceInline, PositionInline)
+    fieldsets = (
+        (None, {"fields": ("owner", "name", "mode", "base_currency", "created_at", "equity")}),
+        (
+            "Pre-trade risk limits",
+            {
+                "fields": (
+                    "min_order_quantity",
+                    "max_order_quantity",
+                    "max_order_value",
+                    "max_price_deviation",
+                    "daily_loss_limit",
+                    "max_position_value",
+                )
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Mode and currency fix how existing orders and positions were booked.
+        if obj is not None:
+            return (*self.readonly_fields, "mode", "base_currency")
+        return self.readonly_fields
+
+    @admin.display(description="equity")
+    def equity(self, account: Account) -> str:
+        return f"{account_valuation(account).equity:,.2f} {account.base_currency}"
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = (
+        "client_order_id",
+        "account",
+        "instrument",
+        "side",
+        "order_type",
+        "quantity",
+        "price",
+        "filled_quantity",
+        "average_fill_price",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "side", "order_type", "time_in_force", "account__mode", "instrument")
+    search_fields = (
+        "client_order_id",
+        "venue_order_id",
+        "account__name",
+        "account__owner__username",
+    )
+    list_select_related = ("account", "instrument")
+    date_hierarchy = "created_at"
+    actions = ("cancel_orders",)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("execution.change_order"))
+
+    @admin.action(description="Cancel selected open orders", permissions=["cancel"])
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            try:
+                order_cancel(order_id=order.pk, actor=f"admin:{request.user.pk}")
+            except DomainError as error:
+                self.message_user(request, str(error), messages.WARNING)
+            else:
+                self.message_user(request, f"cancelled {order.client_order_id}")
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = (
+        "venue_trade_id",
+        "order",
+        "quantity",
+        "price",
+        "fee",
+        "fee_currency",
+        "liquidity",
+        "filled_at",
+    )
+    list_filter = ("liquidity", "order__instrument")
+    search_fields = ("venue_trade_id", "order__client_order_id")
+    list_select_related = ("order", "order__instrument")
+    date_hierarchy = "filled_at"
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "account",
+        "instrument",
+        "quantity",
+        "average_entry_price",
+        "realized_pnl",
+        "unrealized_pnl",
+        "fees_paid",
+        "mark_price",
+        "stop_loss_price",
+        "take_profit_price",
+        "updated_at",
+    )
+    list_filter = ("instrument", "account__mode")
+    search_fields = ("account__name", "account__owner__username", "instrument__symbol")
+    list_select_related = ("account", "instrument")
+
+
+@admin.register(AccountDay)
+class AccountDayAdmin(ReadOnlyAdmin):
+    list_display = ("account", "day", "start_equity", "loss_limit_breached_at")
+    list_filter = ("day",)
+    search_fields = ("account__name",)
+
+
+@admin.register(ExecutionEvent)
+class ExecutionEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "actor", "account", "order", "message")
+    list_filter = ("kind", "actor")
+    search_fields = ("message", "actor", "order__client_order_id", "account__name")
+    list_select_related = ("account", "order", "order__instrument")
+    date_hierarchy = "created_at"

@@ -1,0 +1,358 @@
+"""Persistence of the trading core. Rows only: the rules live in execution.domain, the writes in
+execution.services. Database constraints back the invariants that matter (DESIGN.md)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import F, Q
+
+from execution.domain.orders import OrderStatus, OrderType, TimeInForce
+from execution.domain.values import DECIMAL_PLACES, MAX_DIGITS, InstrumentSpec, Liquidity, Side
+
+
+def amount_field(**kwargs: Any) -> models.DecimalField[Any, Any]:
+    """A price, quantity or money column at the project-wide precision."""
+    return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, **kwargs)
+
+
+def _choices(enum: type[Any]) -> list[tuple[str, str]]:
+    return [(member.value, member.value.replace("_", " ")) for member in enum]
+
+
+class AccountMode(models.TextChoices):
+    PAPER = "paper", "paper"
+    LIVE = "live", "live"
+
+
+class Instrument(models.Model):
+    symbol = models.CharField(max_length=40, unique=True, help_text="e.g. BTC-USDT")
+    base_currency = models.CharField(max_length=16)
+    quote_currency = models.CharField(max_length=16)
+    tick_size = amount_field()
+    lot_size = amount_field()
+    min_quantity = amount_field(default=Decimal(0))
+    min_notional = amount_field(default=Decimal(0))
+    is_active = models.BooleanField(default=True)
+    # The latest mark: the reference price for risk checks and unrealized P&L.
+    mark_price = amount_field(null=True, blank=True)
+    marked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tick_size__gt=0), name="instrument_tick_size_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(lot_size__gt=0), name="instrument_lot_size_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_quantity__gte=0), name="instrument_min_qty_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_notional__gte=0), name="instrument_min_notional_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(mark_price__isnull=True) | Q(mark_price__gt=0),
+                name="instrument_mark_price_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+    def spec(self) -> InstrumentSpec:
+        return InstrumentSpec(
+            symbol=self.symbol,
+            base=self.base_currency,
+            quote=self.quote_currency,
+            tick_size=self.tick_size,
+            lot_size=self.lot_size,
+            min_quantity=self.min_quantity,
+            min_notional=self.min_notional,
+        )
+
+
+class Account(models.Model):
+    """A trading account. Positions are margin style: cash is deposits plus realized P&L."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trading_accounts"
+    )
+    name = models.CharField(max_length=100)
+    mode = models.CharField(max_length=8, choices=AccountMode.choices, default=AccountMode.PAPER)
+    base_currency = models.CharField(max_length=16, default="USDT")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Pre-trade risk limits (fractions are of equity; blank means no limit).
+    min_order_quantity = amount_field(null=True, blank=True)
+    max_order_quantity = amount_field(null=True, blank=True)
+    max_order_value = amount_field(null=True, blank=True, help_text="in the quote currency")
+    max_price_deviation = models.DecimalField(
+        max_digits=8,
+        decimal_places=6,
+        default=Decimal("0.05"),
+        help_text="largest distance of a limit or stop price from the mid, as a fraction",
+    )
+    daily_loss_limit = models.DecimalField(
+        max_digits=8,
+        decimal_places=6,
+        default=Decimal("0.10"),
+        help_text="fraction of start-of-day equity (UTC day); breaching it blocks new risk",
+    )
+    max_position_value = models.DecimalField(
+        max_digits=8,
+        decimal_places=6,
+        default=Decimal("0.50"),
+        help_text="largest position value in one instrument, as a fraction of equity",
+    )
+
+    class Meta:
+        ordering = ["owner_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="account_unique_name_per_owner"),
+            models.CheckConstraint(
+                condition=Q(max_price_deviation__gt=0)
+                & Q(daily_loss_limit__gt=0)
+                & Q(max_position_value__gt=0),
+                name="account_risk_fractions_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_order_quantity__isnull=True)
+                | Q(max_order_quantity__isnull=True)
+                | Q(min_order_quantity__lte=F("max_order_quantity")),
+                name="account_min_order_below_max",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.mode})"
+
+
+class Balance(models.Model):
+    """Net cash deposited in one currency. Realized P&L stays on positions, so recording a fill
+    never touches a row that every fill of the account would contend for."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="balances")
+    currency = models.CharField(max_length=16)
+    deposited = amount_field(default=Decimal(0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account_id", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "currency"], name="balance_unique_currency"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deposited} {self.currency}"
+
+
+class Order(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client_order_id = models.CharField(max_length=64, unique=True)
+    venue_order_id = models.CharField(max_length=128, blank=True, default="")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="orders")
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    # A plain id, not a foreign key: execution imports no app above it (DESIGN.md).
+    strategy_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    side = models.CharField(max_length=4, choices=_choices(Side))
+    order_type = models.CharField(max_length=12, choices=_choices(OrderType))
+    time_in_force = models.CharField(
+        max_length=10, choices=_choices(TimeInForce), default=TimeInForce.GTC.value
+    )
+    quantity = amount_field()
+    price = amount_field(null=True, blank=True)
+    stop_price = amount_field(null=True, blank=True)
+    reduce_only = models.BooleanField(default=False)
+    filled_quantity = amount_field(default=Decimal(0))
+    filled_notional = amount_field(default=Decimal(0))  # sum of fill qty x price: exact average
+    average_fill_price = amount_field(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=_choices(OrderStatus), default=OrderStatus.NEW.value, db_index=True
+    )
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Set just before the venue call: a new order with sent_at may have reached the venue, so
+    # it is reconciled by client order id and never resent blindly.
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["account", "status"], name="order_account_status"),
+            models.Index(fields=["instrument", "status"], name="order_instrument_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(filled_quantity__gte=0) & Q(filled_quantity__lte=F("quantity")),
+                name="order_filled_within_quantity",
+            ),
+            models.CheckConstraint(
+                condition=Q(price__isnull=True) | Q(price__gt=0), name="order_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(stop_price__isnull=True) | Q(stop_price__gt=0),
+                name="order_stop_price_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(order_type__in=[OrderType.LIMIT.value, OrderType.STOP_LIMIT.value])
+                | Q(price__isnull=False),
+                name="order_limit_has_price",
+            ),
+            models.CheckConstraint(
+                condition=~Q(
+                    order_type__in=[OrderType.STOP_MARKET.value, OrderType.STOP_LIMIT.value]
+                )
+                | Q(stop_price__isnull=False),
+                name="order_stop_has_stop_price",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in OrderStatus]), name="order_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.instrument_id} {self.order_type} [{self.status}]"
+
+
+class Fill(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    venue_trade_id = models.CharField(max_length=128)
+    quantity = amount_field()
+    price = amount_field()
+    fee = amount_field(default=Decimal(0))
+    fee_currency = models.CharField(max_length=16)
+    liquidity = models.CharField(max_length=5, choices=_choices(Liquidity))
+    filled_at = models.DateTimeField(db_index=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-filled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "venue_trade_id"], name="fill_unique_trade_per_order"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="fill_quantity_positive"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="fill_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} @ {self.price} ({self.venue_trade_id})"
+
+
+class Position(models.Model):
+    """Signed quantity (> 0 long, < 0 short) with its exact cost basis, so that realized plus
+    unrealized P&L always equals the mark-to-market change minus fees."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="positions")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
+    quantity = amount_field(default=Decimal(0))
+    cost_basis = amount_field(default=Decimal(0))
+    average_entry_price = amount_field(null=True, blank=True)
+    realized_pnl = amount_field(default=Decimal(0), help_text="net of fees")
+    fees_paid = amount_field(default=Decimal(0))
+    unrealized_pnl = amount_field(default=Decimal(0))
+    mark_price = amount_field(null=True, blank=True)
+    marked_at = models.DateTimeField(null=True, blank=True)
+    leverage = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal(1))
+    margin = amount_field(default=Decimal(0))
+    stop_loss_price = amount_field(null=True, blank=True)
+    take_profit_price = amount_field(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)  # when it last left flat or flipped
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account_id", "instrument_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "instrument"], name="position_unique_per_instrument"
+            ),
+            models.CheckConstraint(condition=Q(leverage__gt=0), name="position_leverage_positive"),
+            models.CheckConstraint(condition=Q(margin__gte=0), name="position_margin_non_negative"),
+            models.CheckConstraint(
+                condition=~Q(quantity=0) | Q(cost_basis=0), name="position_flat_has_no_cost"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} {self.instrument_id} in account {self.account_id}"
+
+
+class AccountDay(models.Model):
+    """One UTC day of an account: the equity the daily loss limit is measured from."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    start_equity = amount_field()
+    loss_limit_breached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="account_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}"
+
+
+class EventKind(models.TextChoices):
+    ACCOUNT_OPENED = "account_opened"
+    FUNDS_DEPOSITED = "funds_deposited"
+    ORDER_CREATED = "order_created"
+    ORDER_REFUSED = "order_refused"
+    ORDER_SENT = "order_sent"
+    ORDER_STATUS_CHANGED = "order_status_changed"
+    ORDER_AMENDED = "order_amended"
+    ORDER_CANCEL_REQUESTED = "order_cancel_requested"
+    FILL_RECORDED = "fill_recorded"
+    POSITION_EXITS_SET = "position_exits_set"
+    EXIT_TRIGGERED = "exit_triggered"
+    DAILY_LOSS_LIMIT_BREACHED = "daily_loss_limit_breached"
+    VENUE_ERROR = "venue_error"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class ExecutionEvent(models.Model):
+    """The append-only audit trail of every state change, with who or what caused it."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=40, choices=EventKind.choices, db_index=True)
+    actor = models.CharField(max_length=100, help_text="who or what caused it, e.g. user:3")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("execution events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("execution events are append-only")

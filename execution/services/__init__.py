@@ -1,0 +1,1 @@
+"""Writes of the trading core: each a keyword-only function, one transaction each."""

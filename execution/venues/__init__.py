@@ -1,0 +1,1 @@
+"""Venues: the exchanges orders go to (the paper exchange, and live exchanges through ccxt)."""

@@ -1,0 +1,8 @@
+"""Development on one machine: `make run`."""
+
+from tradingsite.settings.base import *  # noqa: F403
+from tradingsite.settings.base import env_bool, env_str
+
+DEBUG = env_bool("DEBUG", True)
+# A fixed key is fine for a laptop and never used in production (production.py requires one).
+SECRET_KEY = env_str("SECRET_KEY", "django-insecure-local-development-only")

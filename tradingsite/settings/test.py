@@ -1,0 +1,17 @@
+"""The test suite: SQLite unless DATABASE_URL points at PostgreSQL (CI does)."""
+
+from tradingsite.settings.base import *  # noqa: F403
+from tradingsite.settings.base import DATABASES, env_bool, env_str
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
+
+# CI sets this: a test that needs PostgreSQL or Redis fails instead of skipping.
+REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: threads, subprocesses and servers in tests must see the same rows.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("SQLITE_TEST_NAME", "test-db.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_tradingsite")}

@@ -75,26 +75,19 @@ from typing import NamedTuple
 from execution.domain.errors import DomainError
 from execution.domain.orders import OrderStatus, OrderType, TimeInForce, check_transition
 from execution.domain.values import (
-    QUANTUM,
+    DOMAIN_CONTEXT,
     ZERO,
     InstrumentSpec,
     Liquidity,
     Side,
     exact,
+    quantize,
     to_decimal,
 )
 
-with exact() as _context:
-    # The domain's exact context as an object, called directly: entering a local context costs
-    # more than the arithmetic itself, and the hot path converts and charges on every fill.
-    EXACT = _context.copy()
-
+# DOMAIN_CONTEXT's methods are called directly below: entering a local context costs more than
+# the arithmetic itself, and the hot path converts and charges on every fill.
 _BPS = Decimal(10_000)
-
-
-def quantize_stored(value: Decimal) -> Decimal:
-    """``values.quantize`` (same precision and rounding) without entering a context."""
-    return EXACT.quantize(value, QUANTUM)
 
 
 class Grid:
@@ -121,13 +114,13 @@ class Grid:
         amount = to_decimal(quantity, field=field)
         if amount < 0:
             raise DomainError(f"{field} {amount} must not be negative")
-        return int(EXACT.divide(amount, self.lot_size).to_integral_value(ROUND_FLOOR))
+        return int(DOMAIN_CONTEXT.divide(amount, self.lot_size).to_integral_value(ROUND_FLOOR))
 
     def price(self, ticks: int) -> Decimal:
-        return EXACT.multiply(ticks, self.tick_size)
+        return DOMAIN_CONTEXT.multiply(ticks, self.tick_size)
 
     def quantity(self, lots: int) -> Decimal:
-        return EXACT.multiply(lots, self.lot_size)
+        return DOMAIN_CONTEXT.multiply(lots, self.lot_size)
 
     def average_price(self, notional: int, lots: int) -> Decimal | None:
         """The average of fills worth ``notional`` tick-lots over ``lots``, stored precision."""
@@ -135,12 +128,14 @@ class Grid:
             return None
         if notional % lots == 0:
             return self.price(notional // lots)
-        return quantize_stored(EXACT.divide(EXACT.multiply(notional, self.tick_size), lots))
+        return quantize(
+            DOMAIN_CONTEXT.divide(DOMAIN_CONTEXT.multiply(notional, self.tick_size), lots)
+        )
 
     def _units(self, value: object, step: Decimal, field: str, step_name: str) -> int:
         amount = value if type(value) is Decimal else to_decimal(value, field=field)
         try:
-            units = EXACT.divide(amount, step)
+            units = DOMAIN_CONTEXT.divide(amount, step)
             whole = int(units)
         except (ArithmeticError, ValueError):  # NaN, infinity, out of range
             units, whole = ZERO, 0
@@ -168,7 +163,7 @@ class FeeSchedule:
     def fee(self, quantity: Decimal, price: Decimal, liquidity: Liquidity) -> Decimal:
         """quantity x price x rate, at the stored precision."""
         rate = self.maker_rate if liquidity is Liquidity.MAKER else self.taker_rate
-        return quantize_stored(EXACT.multiply(EXACT.multiply(quantity, price), rate))
+        return quantize(DOMAIN_CONTEXT.multiply(DOMAIN_CONTEXT.multiply(quantity, price), rate))
 
 
 @dataclass(frozen=True, slots=True)
@@ -736,7 +731,7 @@ class MatchingEngine:
         market.model = FillModel.CANDLES
         market.last_event = candle.end
         fraction = self._rules.max_volume_fraction
-        room = None if fraction is None else int(EXACT.multiply(candle.volume, fraction))
+        room = None if fraction is None else int(DOMAIN_CONTEXT.multiply(candle.volume, fraction))
         bar = _Bar(candle, room)
         executions: list[Execution] = []
         for order in list(market.resting.values()):
@@ -903,8 +898,12 @@ class MatchingEngine:
     def _slipped(self, ticks: int, side: Side) -> int:
         """A price moved against us by the candle slippage, rounded onto the grid against us."""
         if side is Side.BUY:
-            return int(EXACT.multiply(ticks, self._slip_up).to_integral_value(ROUND_CEILING))
-        return max(1, int(EXACT.multiply(ticks, self._slip_down).to_integral_value(ROUND_FLOOR)))
+            return int(
+                DOMAIN_CONTEXT.multiply(ticks, self._slip_up).to_integral_value(ROUND_CEILING)
+            )
+        return max(
+            1, int(DOMAIN_CONTEXT.multiply(ticks, self._slip_down).to_integral_value(ROUND_FLOOR))
+        )
 
     def _bar_take(
         self, order: EngineOrder, ticks: int, bar: _Bar, at: datetime, out: list[Execution]

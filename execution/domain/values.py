@@ -7,8 +7,7 @@ refused at the edge: ``Decimal(0.1)`` is not 0.1, and a trading system must not 
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from enum import StrEnum
@@ -25,18 +24,16 @@ QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
 
 # Arithmetic context for the domain: the default 28 significant digits can silently round a
 # 38-digit product, so domain arithmetic runs with room to spare and traps what is never valid.
-_DOMAIN_CONTEXT = decimal.Context(
+DOMAIN_CONTEXT = decimal.Context(
     prec=60,
     rounding=ROUND_HALF_EVEN,
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
 
 
-@contextmanager
-def exact() -> Iterator[decimal.Context]:
+def exact() -> AbstractContextManager[decimal.Context]:
     """Run a block of domain arithmetic with enough precision to be exact."""
-    with decimal.localcontext(_DOMAIN_CONTEXT) as ctx:
-        yield ctx
+    return decimal.localcontext(DOMAIN_CONTEXT)
 
 
 Price = NewType("Price", Decimal)
@@ -65,6 +62,8 @@ class Liquidity(StrEnum):
 
 def to_decimal(value: object, *, field: str) -> Decimal:
     """Parse a str, int or Decimal into a finite Decimal; refuse floats and junk by name."""
+    if type(value) is Decimal and value.is_finite():  # the common case, on hot paths
+        return value
     if isinstance(value, bool | float):
         raise DomainError(
             f"{field}: pass a string or Decimal, not {type(value).__name__} {value!r} "
@@ -93,8 +92,7 @@ def to_positive(value: object, *, field: str) -> Decimal:
 
 def quantize(value: Decimal) -> Decimal:
     """Round to the stored precision (banker's rounding: no drift up or down on average)."""
-    with exact():
-        return value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    return value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=DOMAIN_CONTEXT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,40 +6,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 
 from django.utils import timezone
 
+from execution.domain.values import exact
 from execution.models import Order
-from execution.services.fills import fill_record
 from execution.services.positions import positions_mark
-from execution.services.venues import paper_venues
-from execution.venues.base import VenueFill
-
-Level = tuple[Decimal, Decimal]
-
-
-def _record(fills: Sequence[VenueFill]) -> None:
-    if not fills:
-        return
-    orders = dict(
-        Order.objects.filter(client_order_id__in={f.client_order_id for f in fills}).values_list(
-            "client_order_id", "pk"
-        )
-    )
-    for fill in fills:
-        fill_record(
-            order_id=orders[fill.client_order_id],
-            venue_trade_id=fill.venue_trade_id,
-            quantity=fill.quantity,
-            price=fill.price,
-            fee=fill.fee,
-            fee_currency=fill.fee_currency,
-            liquidity=fill.liquidity,
-            filled_at=fill.timestamp,
-            actor="venue:paper",
-        )
-
+from execution.services.venues import Level, paper_venues, venue_fills_record
 
 _feed_lock = threading.Lock()
 
@@ -51,6 +24,7 @@ def paper_book_update(
     at = at or timezone.now()
     with _feed_lock:  # snapshots of one process apply in order
         for venue in paper_venues(latest_book=(symbol, bids, asks, at)):
-            _record(venue.update_book(symbol, bids, asks, at))
-    mid = (bids[0][0] + asks[0][0]) / 2
+            venue_fills_record(venue.update_book(symbol, bids, asks, at), actor="venue:paper")
+    with exact():
+        mid = (bids[0][0] + asks[0][0]) / 2
     return positions_mark(symbol=symbol, mark_price=mid, marked_at=at, actor="market:paper")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +12,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from execution.domain.errors import DomainError
-from execution.models import Account, AccountMode, Instrument
-from execution.venues.base import Venue
+from execution.domain.orders import OPEN_STATUSES, OrderRequest, OrderType, TimeInForce
+from execution.domain.positions import PositionState
+from execution.domain.values import Side
+from execution.models import Account, AccountMode, Instrument, Order, Position
+from execution.selectors import account_valuation
+from execution.services.fills import fill_record
+from execution.venues.base import Venue, VenueFill
 from execution.venues.paper import PaperVenue
 
 Level = tuple[Decimal, Decimal]
@@ -23,12 +29,35 @@ _paper_venues: dict[int, PaperVenue] = {}
 _latest_books: dict[str, Book] = {}
 
 
+def venue_fills_record(fills: Sequence[VenueFill], *, actor: str) -> None:
+    """Record fills a venue reported outside an order call (market data, a restore)."""
+    if not fills:
+        return
+    order_ids = dict(
+        Order.objects.filter(client_order_id__in={f.client_order_id for f in fills}).values_list(
+            "client_order_id", "pk"
+        )
+    )
+    for fill in fills:
+        fill_record(
+            order_id=order_ids[fill.client_order_id],
+            venue_trade_id=fill.venue_trade_id,
+            quantity=fill.quantity,
+            price=fill.price,
+            fee=fill.fee,
+            fee_currency=fill.fee_currency,
+            liquidity=fill.liquidity,
+            filled_at=fill.timestamp,
+            actor=actor,
+        )
+
+
 def venue_for_account(account: Account) -> Venue:
     """The venue of an account.
 
-    A paper account has its own matching engine (its resting orders and fills) fed with the
-    same market data as every other; it lives in this process, which is why `make run` runs
-    tasks in-process.
+    A paper account has its own matching engine in this process, fed with the same market data
+    as every other. A new one (a restarted process) reloads the account's open orders and
+    positions from the database, which is the record.
     """
     if account.mode != AccountMode.PAPER:
         raise DomainError(
@@ -37,16 +66,58 @@ def venue_for_account(account: Account) -> Venue:
     with _lock:
         venue = _paper_venues.get(account.pk)
         if venue is None:
-            venue = PaperVenue(
-                instruments=[i.spec() for i in Instrument.objects.filter(is_active=True)],
-                maker_fee_rate=Decimal(settings.PAPER_MAKER_FEE_RATE),
-                taker_fee_rate=Decimal(settings.PAPER_TAKER_FEE_RATE),
-                seed=account.pk,
-                clock=timezone.now,
-            )
-            for symbol, bids, asks, at in _latest_books.values():
-                venue.update_book(symbol, bids, asks, at)
+            venue = _paper_venue_open(account)
             _paper_venues[account.pk] = venue
+    return venue
+
+
+def _paper_venue_open(account: Account) -> PaperVenue:
+    venue = PaperVenue(
+        instruments=[i.spec() for i in Instrument.objects.filter(is_active=True)],
+        maker_fee_rate=Decimal(settings.PAPER_MAKER_FEE_RATE),
+        taker_fee_rate=Decimal(settings.PAPER_TAKER_FEE_RATE),
+        seed=account.pk,
+        clock=timezone.now,
+        # Trade ids must never repeat across restarts: a fill is deduplicated by its id.
+        name=f"paper{uuid.uuid4().hex[:12]}",
+    )
+    positions = {
+        p.instrument.symbol: PositionState(
+            quantity=p.quantity,
+            cost_basis=p.cost_basis,
+            realized_pnl=p.realized_pnl,
+            fees_paid=p.fees_paid,
+        )
+        for p in Position.objects.filter(account=account).select_related("instrument")
+    }
+    open_orders = (
+        Order.objects.filter(account=account, status__in=OPEN_STATUSES, sent_at__isnull=False)
+        .select_related("instrument")
+        .order_by("created_at")
+    )
+    remainders = [
+        (
+            o.client_order_id,
+            OrderRequest(
+                symbol=o.instrument.symbol,
+                side=Side(o.side),
+                order_type=OrderType(o.order_type),
+                quantity=o.quantity - o.filled_quantity,
+                time_in_force=TimeInForce(o.time_in_force),
+                price=o.price,
+                stop_price=o.stop_price,
+                reduce_only=o.reduce_only,
+            ),
+        )
+        for o in open_orders
+    ]
+    valuation = account_valuation(account)
+    fills = venue.restore(
+        orders=remainders, positions=positions, cash={account.base_currency: valuation.cash}
+    )
+    for symbol, bids, asks, at in _latest_books.values():
+        fills.extend(venue.update_book(symbol, bids, asks, at))
+    venue_fills_record(fills, actor="venue:paper")
     return venue
 
 

@@ -45,8 +45,9 @@ class VenueFill:
 
 @dataclass(frozen=True, slots=True)
 class VenueOrderReport:
-    """An order's state at the venue; ``fills`` are those that happened during the call that
-    returned the report (a query returns none)."""
+    """An order's state at the venue. ``fills`` are those that happened during the call that
+    returned the report; ``fetch_order`` returns every fill of the order, since recording a
+    fill again is a no-op and a caller settling an unknown order needs them all."""
 
     client_order_id: str
     venue_order_id: str

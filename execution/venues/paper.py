@@ -20,7 +20,6 @@ from decimal import Decimal
 
 from execution.domain.errors import DomainError
 from execution.domain.matching import (
-    EXACT,
     Candle,
     CandleRules,
     EngineOrder,
@@ -32,7 +31,7 @@ from execution.domain.matching import (
 )
 from execution.domain.orders import FillEvent, OrderRequest, OrderStatus
 from execution.domain.positions import PositionLedger, PositionState
-from execution.domain.values import ZERO, InstrumentSpec, Side, to_decimal
+from execution.domain.values import DOMAIN_CONTEXT, ZERO, InstrumentSpec, Side, to_decimal
 from execution.venues.base import VenueError, VenueFill, VenueOrderReport
 
 Levels = Iterable[tuple[Decimal, Decimal]]
@@ -41,7 +40,7 @@ Levels = Iterable[tuple[Decimal, Decimal]]
 class _Placed:
     """What the venue remembers of one client order id."""
 
-    __slots__ = ("grid", "order", "request", "venue_order_id")
+    __slots__ = ("fills", "grid", "order", "request", "venue_order_id")
 
     def __init__(
         self, request: OrderRequest, order: EngineOrder, grid: Grid, venue_order_id: str
@@ -50,6 +49,7 @@ class _Placed:
         self.order = order
         self.grid = grid
         self.venue_order_id = venue_order_id
+        self.fills: list[VenueFill] = []  # every fill of the order, for fetch_order
 
 
 class PaperVenue:
@@ -161,7 +161,28 @@ class PaperVenue:
 
     def fetch_order(self, client_order_id: str) -> VenueOrderReport | None:
         placed = self._placed.get(client_order_id)
-        return None if placed is None else self._report(placed, [], self._clock())
+        return None if placed is None else self._report(placed, placed.fills, self._clock())
+
+    def restore(
+        self,
+        *,
+        orders: Iterable[tuple[str, OrderRequest]],
+        positions: Mapping[str, PositionState],
+        cash: Mapping[str, Decimal],
+    ) -> list[VenueFill]:
+        """Reload state kept elsewhere (the database is the record) into a new venue.
+
+        ``orders`` are open orders as (client order id, request for the unfilled remainder);
+        they rejoin the book at the back of their queue. Returns fills they get at once.
+        """
+        for symbol, state in positions.items():
+            self._grid(symbol)
+            self._ledger.positions[symbol] = state
+        self._cash.update(cash)
+        fills: list[VenueFill] = []
+        for client_order_id, request in orders:
+            fills.extend(self.submit(request, client_order_id=client_order_id).fills)
+        return fills
 
     def open_orders(self, symbol: str | None = None) -> list[VenueOrderReport]:
         if symbol is not None:
@@ -283,6 +304,7 @@ class PaperVenue:
         """Charge fees, book fills into positions and cash, and report them."""
         fills: list[VenueFill] = []
         fees, grids, ledger, cash = self._fees, self._grids, self._ledger, self._cash
+        placed = self._placed
         for fill_id, order_id, symbol, side, lots, ticks, liquidity, timestamp in executions:
             grid = grids[symbol]
             quantity = grid.quantity(lots)
@@ -291,22 +313,13 @@ class PaperVenue:
             quote = grid.spec.quote
             effect = ledger.apply(symbol, FillEvent(fill_id, side, quantity, price, fee, liquidity))
             if effect is not None:
-                cash[quote] = EXACT.add(cash.get(quote, ZERO), effect.realized_pnl)
+                cash[quote] = DOMAIN_CONTEXT.add(cash.get(quote, ZERO), effect.realized_pnl)
             # Positional: this runs for every fill of every order.
-            fills.append(
-                VenueFill(
-                    fill_id,
-                    order_id,
-                    symbol,
-                    side,
-                    quantity,
-                    price,
-                    fee,
-                    quote,
-                    liquidity,
-                    timestamp,
-                )
+            fill = VenueFill(
+                fill_id, order_id, symbol, side, quantity, price, fee, quote, liquidity, timestamp
             )
+            fills.append(fill)
+            placed[order_id].fills.append(fill)
         return fills
 
     def _report(self, placed: _Placed, fills: list[VenueFill], now: datetime) -> VenueOrderReport:

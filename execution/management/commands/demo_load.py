@@ -16,9 +16,10 @@ from django.db import transaction
 
 from execution.models import Account, Instrument, Order, Position
 from execution.services.accounts import account_open
-from execution.services.marketdata import Level, paper_book_update
+from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
 from execution.services.positions import position_exits_set
+from execution.services.venues import Level
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-trader"
 

@@ -5,8 +5,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from execution.domain.errors import DomainError
 from execution.domain.matching import (
@@ -17,7 +15,6 @@ from execution.domain.matching import (
     Grid,
     MatchingEngine,
     OrderBook,
-    quantize_stored,
 )
 from execution.domain.orders import OrderStatus, OrderType, TimeInForce
 from execution.domain.values import InstrumentSpec, Liquidity, Side, quantize
@@ -559,9 +556,3 @@ def test_fees_by_liquidity_with_a_maker_rebate():
     assert fees.fee(D("2"), D("100.5"), MAKER) == D("-0.0201")
     with pytest.raises(DomainError, match="taker fee rate"):
         FeeSchedule(taker_rate=D("-0.1"))
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.decimals(min_value=D("-1e12"), max_value=D("1e12"), places=24, allow_nan=False))
-def test_quantize_stored_matches_values_quantize(value):
-    assert quantize_stored(value) == quantize(value)

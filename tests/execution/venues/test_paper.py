@@ -143,7 +143,8 @@ def test_limit_rests_and_queue_is_consumed_by_trades():
     fills = venue.on_trade(SYMBOL, D("99.8"), D(1), Side.SELL, later)
     assert [(f.quantity, f.liquidity) for f in fills] == [(D("0.5"), Liquidity.MAKER)]
     report = venue.fetch_order("bid")
-    assert report.status is OrderStatus.PARTIALLY_FILLED and report.fills == ()
+    assert report.status is OrderStatus.PARTIALLY_FILLED
+    assert report.fills == tuple(fills)  # a query returns every fill so far
     assert [r.client_order_id for r in venue.open_orders(SYMBOL)] == ["bid"]
 
 
@@ -490,3 +491,21 @@ def test_fills_respect_quantity_and_limit_and_match_the_ledger(first_book, flow,
     for fill in fills:
         rate = D("0.0002") if fill.liquidity is Liquidity.MAKER else D("0.0005")
         assert fill.fee == quantize(fill.quantity * fill.price * rate)
+
+
+def test_restore_reloads_positions_cash_and_open_orders():
+    first = venue_with_book()
+    first.submit(request("buy", "2"), client_order_id="open")
+    first.submit(request("sell", "1", "limit", price="101.0"), client_order_id="tp")
+
+    restarted = venue_with_book()
+    restarted.restore(
+        orders=[("tp", request("sell", "1", "limit", price="101.0"))],
+        positions=first.positions(),
+        cash=first.balances(),
+    )
+    assert restarted.positions() == first.positions()
+    assert restarted.balances() == first.balances()
+    assert [r.client_order_id for r in restarted.open_orders()] == ["tp"]
+    exit_fills = restarted.submit(request("sell", "1", reduce_only=True), client_order_id="x")
+    assert exit_fills.status is OrderStatus.FILLED  # the restored position allows reduce-only

@@ -46,8 +46,11 @@ lint: install-dev
 test: install-dev lint
 	$(BIN)/pytest
 
+# The issue's figures are on PostgreSQL and Redis: use the local ones unless told otherwise.
 bench: install-dev
-	$(PY) -m bench
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+	TEST_DATABASE_NAME=$${TEST_DATABASE_NAME:-bench_tradingsite} $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test-db.sqlite3 .mypy_cache .ruff_cache .hypothesis

@@ -1,13 +1,16 @@
 """fill_record throughput: 1 writer, and 8 writer processes on different positions.
 
 Runs on the database DATABASE_URL names (PostgreSQL for the issue's figures) in a throwaway
-test database. The baseline row is the same database's bare ceiling: one INSERT and COMMIT
-per round, no ORM, so the ratio shows what the service costs above the database itself.
+test database. Each order gets 10 fills (a market order walking a few levels) and all of a
+writer's orders share one position, whose row every fill updates. The baseline row is the
+same database's bare ceiling: one INSERT and COMMIT per round, no ORM, so the ratio shows what
+the service costs above the database itself.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import time
 from decimal import Decimal
@@ -18,6 +21,7 @@ from bench.common import Result
 FILLS_ONE_WRITER = 2_000
 WRITERS = 8
 FILLS_PER_WRITER = 600
+FILLS_PER_ORDER = 10
 
 
 def _setup() -> tuple[Any, int, list[str]]:
@@ -37,26 +41,30 @@ def _setup() -> tuple[Any, int, list[str]]:
     return config, account.pk, symbols
 
 
-def _order(account_id: int, symbol: str) -> str:
+def _orders(account_id: int, symbol: str, fills: int) -> list[str]:
     from execution.services.orders import order_place
 
-    order = order_place(
-        account_id=account_id,
-        symbol=symbol,
-        side="buy",
-        order_type="market",
-        quantity="1000",
-        submit=False,
-    )
-    return str(order.pk)
+    return [
+        str(
+            order_place(
+                account_id=account_id,
+                symbol=symbol,
+                side="buy",
+                order_type="market",
+                quantity=Decimal("0.001") * FILLS_PER_ORDER,
+                submit=False,
+            ).pk
+        )
+        for _ in range(-(-fills // FILLS_PER_ORDER))
+    ]
 
 
-def _record(order_id: str, count: int, prefix: str) -> None:
+def _record(order_ids: list[str], count: int, prefix: str) -> None:
     from execution.services.fills import fill_record
 
     for k in range(count):
         fill_record(
-            order_id=order_id,
+            order_id=order_ids[k // FILLS_PER_ORDER],
             venue_trade_id=f"{prefix}{k}",
             quantity="0.001",
             price=Decimal("100.01") + Decimal(k % 50) / 100,
@@ -64,12 +72,12 @@ def _record(order_id: str, count: int, prefix: str) -> None:
         )
 
 
-def _writer(order_id: str, count: int, start: multiprocessing.synchronize.Event) -> None:
+def _writer(order_ids: list[str], count: int, start: multiprocessing.synchronize.Event) -> None:
     from django.db import connections
 
     connections.close_all()  # never share the parent's socket
     start.wait()
-    _record(order_id, count, "w")
+    _record(order_ids, count, "w")
     connections.close_all()
 
 
@@ -78,12 +86,10 @@ def _baseline_commits(count: int) -> float:
 
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_baseline (n integer)")
-    started = time.perf_counter()
-    for n in range(count):  # autocommit: every INSERT is its own transaction
-        with connection.cursor() as cursor:
+        started = time.perf_counter()
+        for n in range(count):  # autocommit: every INSERT is its own transaction
             cursor.execute("INSERT INTO bench_baseline (n) VALUES (%s)", [n])
-    elapsed = time.perf_counter() - started
-    with connection.cursor() as cursor:
+        elapsed = time.perf_counter() - started
         cursor.execute("DROP TABLE bench_baseline")
     return count / elapsed
 
@@ -98,19 +104,20 @@ def run() -> list[Result]:
     try:
         baseline = _baseline_commits(FILLS_ONE_WRITER)
 
-        order_id = _order(account_id, symbols[0])
-        _record(order_id, 50, "warm")  # connection, prepared statements, caches
+        warm = _orders(account_id, symbols[0], 50)
+        _record(warm, 50, "warm")  # connection, prepared statements, caches
+        one_orders = _orders(account_id, symbols[0], FILLS_ONE_WRITER)
         started = time.perf_counter()
-        _record(order_id, FILLS_ONE_WRITER, "one")
+        _record(one_orders, FILLS_ONE_WRITER, "one")
         one = FILLS_ONE_WRITER / (time.perf_counter() - started)
 
-        order_ids = [_order(account_id, symbol) for symbol in symbols]
+        writer_orders = [_orders(account_id, s, FILLS_PER_WRITER) for s in symbols]
         connections.close_all()
         context = multiprocessing.get_context("fork")
         start = context.Event()
         workers = [
-            context.Process(target=_writer, args=(oid, FILLS_PER_WRITER, start))
-            for oid in order_ids
+            context.Process(target=_writer, args=(ids, FILLS_PER_WRITER, start))
+            for ids in writer_orders
         ]
         for worker in workers:
             worker.start()
@@ -125,6 +132,7 @@ def run() -> list[Result]:
     finally:
         connections.close_all()
         teardown_databases(config, verbosity=0)
+    layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
     return [
         Result(
             f"bare INSERT+COMMIT ({vendor}, baseline)",
@@ -137,7 +145,7 @@ def run() -> list[Result]:
             one,
             "fills/s",
             ">= 1,000",
-            f"{one / baseline:.2f}x the bare commit rate",
+            f"{one / baseline:.2f}x the bare commit rate; pushes on the {layer} layer",
         ),
         Result(
             f"fill_record, {WRITERS} writer processes ({vendor})",

@@ -228,7 +228,11 @@ class Order(models.Model):
 
 
 class Fill(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    # No index of its own: the unique (order, venue_trade_id) index serves order lookups, and
+    # a second one lured the planner into scanning every fill of an order to find one.
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="fills", db_index=False
+    )
     venue_trade_id = models.CharField(max_length=128)
     quantity = amount_field()
     price = amount_field()
@@ -256,7 +260,10 @@ class Position(models.Model):
     """Signed quantity (> 0 long, < 0 short) with its exact cost basis, so that realized plus
     unrealized P&L always equals the mark-to-market change minus fees."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="positions")
+    # Served by the unique (account, instrument) index.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="positions", db_index=False
+    )
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
     quantity = amount_field(default=Decimal(0))
     cost_basis = amount_field(default=Decimal(0))

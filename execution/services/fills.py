@@ -191,6 +191,32 @@ VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
 
 
+def _write(returning: tuple[str, list[Any]], *statements: tuple[str, list[Any]]) -> int:
+    """Run the first statement (which returns an id) and the others; return that id.
+
+    On PostgreSQL they go out in one pipeline: one round trip instead of one each, which was
+    most of fill_record's time.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(*returning)
+            new_id = int(cursor.fetchone()[0])
+            for sql, params in statements:
+                cursor.execute(sql, params)
+        return new_id
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors, raw.pipeline():
+        first = raw.cursor()
+        first.execute(*returning)
+        rest = raw.cursor()
+        for sql, params in statements:
+            rest.execute(sql, params)
+    row = first.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @transaction.atomic
 def fill_record(
     *,
@@ -269,10 +295,20 @@ def fill_record(
     closed_or_flipped = effect.opened or after.quantity == 0
     opened_at = filled_at if effect.opened else (None if not after.quantity else locked.opened_at)
 
-    ops = connection.ops
-    at = ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(
+    at = connection.ops.adapt_datetimefield_value
+    event_data = {
+        "venue_trade_id": venue_trade_id,
+        "quantity": qty,
+        "price": fill_price,
+        "fee": fee_amount,
+        "fee_currency": fee_currency,
+        "realized_pnl": effect.realized_pnl,
+        "position": after.quantity,
+        "status_from": locked.status,
+        "status_to": status,
+    }
+    fill_id = _write(
+        (
             _INSERT_FILL,
             [
                 order_pk,
@@ -285,20 +321,12 @@ def fill_record(
                 at(filled_at),
                 at(now),
             ],
-        )
-        fill_id = cursor.fetchone()[0]
-        cursor.execute(
+        ),
+        (
             _UPDATE_ORDER,
-            [
-                filled_quantity,
-                filled_notional,
-                average_fill_price,
-                status,
-                at(now),
-                order_pk,
-            ],
-        )
-        cursor.execute(
+            [filled_quantity, filled_notional, average_fill_price, status, at(now), order_pk],
+        ),
+        (
             _UPDATE_POSITION,
             [
                 after.quantity,
@@ -316,8 +344,8 @@ def fill_record(
                 at(now),
                 locked.position_id,
             ],
-        )
-        cursor.execute(
+        ),
+        (
             _INSERT_EVENT,
             [
                 at(now),
@@ -325,25 +353,12 @@ def fill_record(
                 actor,
                 locked.account_id,
                 order_pk,
-                f"{locked.side} {qty} {locked.symbol} @ {fill_price} ({liquidity}); order "
-                f"{locked.status} -> {status}; position {after.quantity}",
-                json.dumps(
-                    {
-                        "fill_id": fill_id,
-                        "venue_trade_id": venue_trade_id,
-                        "quantity": qty,
-                        "price": fill_price,
-                        "fee": fee_amount,
-                        "fee_currency": fee_currency,
-                        "realized_pnl": effect.realized_pnl,
-                        "position": after.quantity,
-                        "status_from": locked.status,
-                        "status_to": status,
-                    },
-                    cls=DjangoJSONEncoder,
-                ),
+                f"{locked.side} {qty} {locked.symbol} @ {fill_price} ({liquidity}); "
+                f"order {locked.status} -> {status}; position {after.quantity}",
+                json.dumps(event_data, cls=DjangoJSONEncoder),
             ],
-        )
+        ),
+    )
 
     order_uuid = order_id if isinstance(order_id, UUID) else UUID(str(order_id))
     account_id = locked.account_id

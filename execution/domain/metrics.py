@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,6 +17,10 @@ from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+
+from execution.domain.orders import FillEvent
+from execution.domain.positions import PositionState, apply_fill
+from execution.domain.values import exact, quantize
 
 EquityPoint: TypeAlias = tuple[datetime, Decimal]
 EquityCurve: TypeAlias = Sequence[EquityPoint]
@@ -113,6 +117,36 @@ class _Curve:
     times: tuple[datetime, ...]
     equity: tuple[Decimal, ...]
     values: _FloatArray  # equity as float64, only to locate drawdowns
+
+
+def closed_trades(fills: Iterable[tuple[datetime, FillEvent]]) -> list[ClosedTrade]:
+    """Round trips of one instrument from its fills in time order, by the same accounting as
+    positions: a trade opens when the position leaves flat and closes when it is flat again; a
+    fill through zero closes one trade and opens the next, its fee split by quantity."""
+    trades: list[ClosedTrade] = []
+    state = PositionState()
+    opened_at: datetime | None = None
+    pnl = fees = Decimal(0)
+    for at, fill in fills:
+        effect = apply_fill(state, fill)
+        if state.quantity == 0:
+            opened_at, pnl, fees = at, Decimal(0), Decimal(0)
+        flipped = effect.opened and state.quantity != 0
+        with exact():
+            # The share of this fill's fee that belongs to the trade it closes.
+            closing_fee = (
+                quantize(fill.fee * effect.closed_quantity / fill.quantity) if flipped else fill.fee
+            )
+            pnl += effect.realized_pnl + (fill.fee - closing_fee)
+            fees += closing_fee
+        if effect.after.quantity == 0 or flipped:
+            assert opened_at is not None
+            trades.append(ClosedTrade(opened_at=opened_at, closed_at=at, net_pnl=pnl, fees=fees))
+            opened_at = at
+            with exact():
+                pnl, fees = closing_fee - fill.fee, fill.fee - closing_fee
+        state = effect.after
+    return trades
 
 
 def periods_per_year_for(interval: timedelta, trading_days: int = 365) -> float:

@@ -443,3 +443,26 @@ def test_exposure_is_a_fraction(curve: list[EquityPoint], spans: list[tuple[int,
         for offset, length in spans
     ]
     assert 0.0 <= exposure(curve, trades) <= 1.0
+
+
+def test_closed_trades_from_fills_split_a_flip_and_keep_every_fee():
+    from execution.domain.metrics import closed_trades
+    from execution.domain.orders import FillEvent
+    from execution.domain.values import Side
+
+    t = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n) for n in range(5)]
+    fills = [
+        (t[0], FillEvent("1", Side.BUY, Decimal(2), Decimal(100), Decimal("0.2"))),
+        (t[1], FillEvent("2", Side.SELL, Decimal(1), Decimal(110), Decimal("0.1"))),
+        # Sells 1 to close at 90 and 2 more to open a short: fee 0.3 split 0.1 / 0.2.
+        (t[2], FillEvent("3", Side.SELL, Decimal(3), Decimal(90), Decimal("0.3"))),
+        (t[3], FillEvent("4", Side.BUY, Decimal(2), Decimal(80), Decimal("0.2"))),
+    ]
+    first, second = closed_trades(fills)
+    # Long 2 @ 100: +10 on the first unit, -10 on the second, fees 0.2 + 0.1 + 0.1.
+    assert (first.opened_at, first.closed_at) == (t[0], t[2])
+    assert first.net_pnl == Decimal("-0.4") and first.fees == Decimal("0.4")
+    # Short 2 @ 90 covered at 80: +20, fees 0.2 (its share of the flip) + 0.2.
+    assert (second.opened_at, second.closed_at) == (t[2], t[3])
+    assert second.net_pnl == Decimal("19.6") and second.fees == Decimal("0.4")
+    assert not closed_trades(fills[:1])  # still open: no closed trade yet

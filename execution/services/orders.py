@@ -221,6 +221,9 @@ def _same_order(existing: Order, account: Account, request: OrderRequest) -> Ord
 
 def order_submit(*, order_id: UUID | str, actor: str = "system") -> Order:
     """Send a new order to its venue once. Calling it again never sends it twice."""
+    # The venue first: one created now restores orders already marked sent, and this order
+    # must not be one of them.
+    venue = venue_for_account(_get_order(order_id).account)
     with transaction.atomic():
         order = _get_order(order_id, lock=True)
         if order.status != OrderStatus.NEW or order.sent_at is not None:
@@ -233,7 +236,6 @@ def order_submit(*, order_id: UUID | str, actor: str = "system") -> Order:
             order=order,
             message=f"sent to the {order.account.mode} venue",
         )
-    venue = venue_for_account(order.account)
     try:
         report = venue.submit(order_request(order), client_order_id=order.client_order_id)
     except VenueTimeout as error:

@@ -111,12 +111,17 @@ def _paper_venue_open(account: Account) -> PaperVenue:
         )
         for o in open_orders
     ]
-    valuation = account_valuation(account)
-    fills = venue.restore(
-        orders=remainders, positions=positions, cash={account.base_currency: valuation.cash}
-    )
+    # Books first, so restored orders meet the current market.
+    fills = []
     for symbol, bids, asks, at in _latest_books.values():
         fills.extend(venue.update_book(symbol, bids, asks, at))
+    fills.extend(
+        venue.restore(
+            orders=remainders,
+            positions=positions,
+            cash={account.base_currency: account_valuation(account).cash},
+        )
+    )
     venue_fills_record(fills, actor="venue:paper")
     return venue
 

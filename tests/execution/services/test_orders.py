@@ -142,3 +142,23 @@ def test_stop_loss_places_one_reduce_only_exit(account, btc):
     assert exits[0].quantity == 1
     assert positions_mark(symbol="BTC-USDT", mark_price="19300") == []  # same exit, not another
     assert Order.objects.filter(reduce_only=True).count() == 1
+
+
+def test_the_first_order_of_a_new_venue_fills_against_known_books(
+    account, btc, django_capture_on_commit_callbacks
+):
+    from execution.services.marketdata import paper_book_update
+    from execution.services.venues import paper_reset
+
+    paper_reset()  # a fresh process: books arrive before any account's venue exists
+    paper_book_update(
+        symbol="BTC-USDT",
+        bids=[(D("19999.9"), D("1")), (D("19999.8"), D("2"))],
+        asks=[(D("20000.1"), D("1")), (D("20000.2"), D("2"))],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place(account, order_type="market", price=None, quantity="1.5", submit=True)
+    order.refresh_from_db()
+    assert order.status == "filled"
+    assert order.filled_notional == D("30000.2")  # 1 at 20000.1 and 0.5 at 20000.2
+    paper_reset()

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -46,10 +47,10 @@ def _get_order(order_id: UUID | str, *, lock: bool = False) -> Order:
     rows = Order.objects.select_related("instrument", "account")
     if lock:
         rows = rows.select_for_update(of=("self",))
-    order = rows.filter(pk=order_id).first()
-    if order is None:
-        raise DomainError(f"order {order_id} does not exist")
-    return order
+    try:
+        return rows.get(pk=order_id)
+    except (Order.DoesNotExist, ValidationError):  # ValidationError: not a UUID at all
+        raise DomainError(f"order {order_id} does not exist") from None
 
 
 def order_request(order: Order) -> OrderRequest:

@@ -12,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 
-from execution.domain.orders import OrderStatus, OrderType, TimeInForce
+from execution.domain.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
 from execution.domain.values import DECIMAL_PLACES, MAX_DIGITS, InstrumentSpec, Liquidity, Side
 
 
@@ -226,13 +226,24 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"{self.side} {self.quantity} {self.instrument_id} {self.order_type} [{self.status}]"
 
+    def as_request(self) -> OrderRequest:
+        """The order as the domain and the venues see it."""
+        return OrderRequest(
+            symbol=self.instrument.symbol,
+            side=Side(self.side),
+            order_type=OrderType(self.order_type),
+            quantity=self.quantity,
+            time_in_force=TimeInForce(self.time_in_force),
+            price=self.price,
+            stop_price=self.stop_price,
+            reduce_only=self.reduce_only,
+        )
+
 
 class Fill(models.Model):
     # No index of its own: the unique (order, venue_trade_id) index serves order lookups, and
     # a second one lured the planner into scanning every fill of an order to find one.
-    order = models.ForeignKey(
-        Order, on_delete=models.PROTECT, related_name="fills", db_index=False
-    )
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills", db_index=False)
     venue_trade_id = models.CharField(max_length=128)
     quantity = amount_field()
     price = amount_field()

@@ -572,6 +572,37 @@ class MatchingEngine:
             self._activate(market, order, now, executions)
         return executions
 
+    def restore(self, order: EngineOrder, now: datetime) -> None:
+        """Put back an order that was working before a restart, with its fills so far.
+
+        A limit order rests again at once at the back of its price level (it was a maker and
+        stays one: a book that crossed it meanwhile fills it at its price on the next event);
+        a stop waits for its trigger again. Anything else cannot have been working.
+        """
+        if order.status is not OrderStatus.NEW or order.order_id in self._open:
+            raise DomainError(f"order {order.order_id} is already known here")
+        resting_limit = order.order_type is OrderType.LIMIT and order.time_in_force in (
+            TimeInForce.GTC,
+            TimeInForce.POST_ONLY,
+        )
+        if not (resting_limit or order.order_type.has_stop_price):
+            raise DomainError(
+                f"order {order.order_id}: only resting limit and stop orders can be restored"
+            )
+        market = self._markets.get(order.symbol) or self._add_market(order.symbol)
+        self._sequence += 1
+        order.sequence = self._sequence
+        order.active_at = now
+        order.move(OrderStatus.PARTIALLY_FILLED if order.filled_lots else OrderStatus.SUBMITTED)
+        self._open[order.order_id] = order
+        if resting_limit:
+            assert order.limit_ticks is not None
+            order.queue_ahead = market.book.size_at(order.side, order.limit_ticks)
+            order.queue_ahead += market.own_lots_at(order)
+            market.resting[order.order_id] = order
+        else:
+            market.stops[order.order_id] = order
+
     def cancel(self, order_id: str) -> EngineOrder:
         order = self._open_order(order_id, "cancelled")
         market = self._markets[order.symbol]

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from execution.domain.errors import DomainError, OrderRefused
 from execution.domain.orders import (
+    TRANSITIONS,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -25,7 +26,7 @@ from execution.domain.orders import (
     check_transition,
 )
 from execution.domain.risk import check_order
-from execution.domain.values import Side, to_decimal
+from execution.domain.values import to_decimal
 from execution.models import Account, EventKind, Instrument, Order
 from execution.selectors import account_limits, account_risk
 from execution.services.accounts import account_day_open, account_loss_limit_breach
@@ -51,19 +52,6 @@ def _get_order(order_id: UUID | str, *, lock: bool = False) -> Order:
         return rows.get(pk=order_id)
     except (Order.DoesNotExist, ValidationError):  # ValidationError: not a UUID at all
         raise DomainError(f"order {order_id} does not exist") from None
-
-
-def order_request(order: Order) -> OrderRequest:
-    return OrderRequest(
-        symbol=order.instrument.symbol,
-        side=Side(order.side),
-        order_type=OrderType(order.order_type),
-        quantity=order.quantity,
-        time_in_force=TimeInForce(order.time_in_force),
-        price=order.price,
-        stop_price=order.stop_price,
-        reduce_only=order.reduce_only,
-    )
 
 
 def _broadcast_order(order: Order) -> None:
@@ -213,7 +201,7 @@ def _request_data(request: OrderRequest, cid: str) -> dict[str, Any]:
 
 
 def _same_order(existing: Order, account: Account, request: OrderRequest) -> Order:
-    if existing.account_id == account.pk and order_request(existing) == request:
+    if existing.account_id == account.pk and existing.as_request() == request:
         return existing
     raise DomainError(
         f"client order id {existing.client_order_id} is already used by a different order"
@@ -238,7 +226,7 @@ def order_submit(*, order_id: UUID | str, actor: str = "system") -> Order:
             message=f"sent to the {order.account.mode} venue",
         )
     try:
-        report = venue.submit(order_request(order), client_order_id=order.client_order_id)
+        report = venue.submit(order.as_request(), client_order_id=order.client_order_id)
     except VenueTimeout as error:
         return order_status_set(
             order_id=order.pk,
@@ -299,15 +287,14 @@ def order_report_apply(
         if report.venue_order_id and order.venue_order_id != report.venue_order_id:
             order.venue_order_id = report.venue_order_id
             order.save(update_fields=["venue_order_id", "updated_at"])
-        target = report.status
+        current, target = OrderStatus(order.status), report.status
         if target in (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
             # Fill statuses follow from recorded fills; an open order the venue has seen is
             # at least submitted.
-            if order.status in (OrderStatus.NEW, OrderStatus.UNKNOWN):
-                target = OrderStatus.SUBMITTED
-            else:
-                return order
-        if order.status == OrderStatus.FILLED:
+            target = OrderStatus.SUBMITTED
+        if target == current or target not in TRANSITIONS[current]:
+            # A report can lag behind fills already recorded (submitted after partially
+            # filled): it never moves an order backwards.
             return order
     return order_status_set(
         order_id=order.pk, status=target, reason=report.reason or "", actor=actor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Sequence
@@ -12,14 +13,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from execution.domain.errors import DomainError
-from execution.domain.orders import OPEN_STATUSES, OrderRequest, OrderType, TimeInForce
+from execution.domain.orders import OPEN_STATUSES
 from execution.domain.positions import PositionState
-from execution.domain.values import Side
-from execution.models import Account, AccountMode, Instrument, Order, Position
+from execution.models import Account, AccountMode, EventKind, Instrument, Order, Position
 from execution.selectors import account_valuation
+from execution.services.events import event_append
 from execution.services.fills import fill_record
 from execution.venues.base import Venue, VenueFill
 from execution.venues.paper import PaperVenue
+
+logger = logging.getLogger(__name__)
 
 Level = tuple[Decimal, Decimal]
 Book = tuple[str, Sequence[Level], Sequence[Level], datetime]
@@ -30,26 +33,50 @@ _latest_books: dict[str, Book] = {}
 
 
 def venue_fills_record(fills: Sequence[VenueFill], *, actor: str) -> None:
-    """Record fills a venue reported outside an order call (market data, a restore)."""
+    """Record fills a venue reported outside an order call (market data, a restore).
+
+    A fill our records refuse (it would overfill the order, or its order is unknown) is a
+    discrepancy to investigate, not a reason to stop recording the others: it goes to the
+    audit trail and the log.
+    """
     if not fills:
         return
-    order_ids = dict(
-        Order.objects.filter(client_order_id__in={f.client_order_id for f in fills}).values_list(
-            "client_order_id", "pk"
-        )
-    )
+    orders = {
+        o.client_order_id: o
+        for o in Order.objects.filter(client_order_id__in={f.client_order_id for f in fills})
+    }
     for fill in fills:
-        fill_record(
-            order_id=order_ids[fill.client_order_id],
-            venue_trade_id=fill.venue_trade_id,
-            quantity=fill.quantity,
-            price=fill.price,
-            fee=fill.fee,
-            fee_currency=fill.fee_currency,
-            liquidity=fill.liquidity,
-            filled_at=fill.timestamp,
-            actor=actor,
-        )
+        order = orders.get(fill.client_order_id)
+        try:
+            if order is None:
+                raise DomainError(f"no order has client order id {fill.client_order_id}")
+            fill_record(
+                order_id=order.pk,
+                venue_trade_id=fill.venue_trade_id,
+                quantity=fill.quantity,
+                price=fill.price,
+                fee=fill.fee,
+                fee_currency=fill.fee_currency,
+                liquidity=fill.liquidity,
+                filled_at=fill.timestamp,
+                actor=actor,
+            )
+        except DomainError as error:
+            logger.error("venue fill %s not recorded: %s", fill.venue_trade_id, error)
+            event_append(
+                kind=EventKind.VENUE_ERROR,
+                actor=actor,
+                order=order,
+                account=None if order is None else order.account,
+                message=f"fill {fill.venue_trade_id} reported by the venue was not recorded: "
+                f"{error}",
+                data={
+                    "client_order_id": fill.client_order_id,
+                    "quantity": fill.quantity,
+                    "price": fill.price,
+                    "venue_trade_id": fill.venue_trade_id,
+                },
+            )
 
 
 def venue_for_account(account: Account) -> Venue:
@@ -95,20 +122,8 @@ def _paper_venue_open(account: Account) -> PaperVenue:
         .select_related("instrument")
         .order_by("created_at")
     )
-    remainders = [
-        (
-            o.client_order_id,
-            OrderRequest(
-                symbol=o.instrument.symbol,
-                side=Side(o.side),
-                order_type=OrderType(o.order_type),
-                quantity=o.quantity - o.filled_quantity,
-                time_in_force=TimeInForce(o.time_in_force),
-                price=o.price,
-                stop_price=o.stop_price,
-                reduce_only=o.reduce_only,
-            ),
-        )
+    working = [
+        (o.client_order_id, o.as_request(), o.filled_quantity, o.filled_notional)
         for o in open_orders
     ]
     # Books first, so restored orders meet the current market.
@@ -117,7 +132,7 @@ def _paper_venue_open(account: Account) -> PaperVenue:
         fills.extend(venue.update_book(symbol, bids, asks, at))
     fills.extend(
         venue.restore(
-            orders=remainders,
+            orders=working,
             positions=positions,
             cash={account.base_currency: account_valuation(account).cash},
         )

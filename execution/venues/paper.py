@@ -103,21 +103,7 @@ class PaperVenue:
         if not client_order_id:
             raise VenueError("an order needs a client order id")
         grid = self._grid(request.symbol)
-        try:
-            order = EngineOrder(
-                order_id=client_order_id,
-                symbol=request.symbol,
-                side=request.side,
-                order_type=request.order_type,
-                lots=grid.lots(request.quantity),
-                time_in_force=request.time_in_force,
-                limit_ticks=None if request.price is None else grid.ticks(request.price),
-                stop_ticks=None
-                if request.stop_price is None
-                else grid.ticks(request.stop_price, field="stop price"),
-            )
-        except DomainError as error:
-            raise VenueError(str(error)) from error
+        order = self._engine_order(request, client_order_id, grid)
         now = self._clock()
         placed = _Placed(request, order, grid, f"{self._name}-order-{len(self._placed) + 1}")
         self._placed[client_order_id] = placed
@@ -166,22 +152,39 @@ class PaperVenue:
     def restore(
         self,
         *,
-        orders: Iterable[tuple[str, OrderRequest]],
+        orders: Iterable[tuple[str, OrderRequest, Decimal, Decimal]],
         positions: Mapping[str, PositionState],
         cash: Mapping[str, Decimal],
     ) -> list[VenueFill]:
         """Reload state kept elsewhere (the database is the record) into a new venue.
 
-        ``orders`` are open orders as (client order id, request for the unfilled remainder);
-        they rejoin the book at the back of their queue. Returns fills they get at once.
+        ``orders`` are open orders as (client order id, request, filled quantity, filled
+        notional). Working limit and stop orders go back as they were (makers at the back of
+        their queue); an order that may never have arrived (a market or IOC order sent just
+        before a crash) is submitted afresh. Returns fills that happen at once.
         """
         for symbol, state in positions.items():
             self._grid(symbol)
             self._ledger.positions[symbol] = state
         self._cash.update(cash)
         fills: list[VenueFill] = []
-        for client_order_id, request in orders:
-            fills.extend(self.submit(request, client_order_id=client_order_id).fills)
+        now = self._clock()
+        for client_order_id, request, filled, notional in orders:
+            grid = self._grid(request.symbol)
+            order = self._engine_order(request, client_order_id, grid)
+            order.filled_lots = grid.lots(filled, field="filled quantity") if filled else 0
+            order.filled_notional = int(
+                DOMAIN_CONTEXT.divide(
+                    notional, DOMAIN_CONTEXT.multiply(grid.spec.tick_size, grid.spec.lot_size)
+                )
+            )
+            placed = _Placed(request, order, grid, f"{self._name}-order-{len(self._placed) + 1}")
+            self._placed[client_order_id] = placed
+            try:
+                self._engine.restore(order, now)
+            except DomainError:
+                order.filled_lots = order.filled_notional = 0
+                fills.extend(self._settle(self._engine.submit(order, now)))
         return fills
 
     def open_orders(self, symbol: str | None = None) -> list[VenueOrderReport]:
@@ -271,6 +274,23 @@ class PaperVenue:
         return self._settle(executions)
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _engine_order(self, request: OrderRequest, client_order_id: str, grid: Grid) -> EngineOrder:
+        try:
+            return EngineOrder(
+                order_id=client_order_id,
+                symbol=request.symbol,
+                side=request.side,
+                order_type=request.order_type,
+                lots=grid.lots(request.quantity),
+                time_in_force=request.time_in_force,
+                limit_ticks=None if request.price is None else grid.ticks(request.price),
+                stop_ticks=None
+                if request.stop_price is None
+                else grid.ticks(request.stop_price, field="stop price"),
+            )
+        except DomainError as error:
+            raise VenueError(str(error)) from error
 
     def _grid(self, symbol: str) -> Grid:
         grid = self._grids.get(symbol)

@@ -100,8 +100,9 @@ if DATABASE_URL:
         prepare_threshold=int(prepare_threshold) if prepare_threshold else None,
     )
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        scheme = DATABASE_URL.split(":", 1)[0]  # never echo the rest: it may hold a password
         raise ImproperlyConfigured(
-            f"DATABASE_URL must point at PostgreSQL (postgres://...), got {DATABASE_URL!r}"
+            f"DATABASE_URL must point at PostgreSQL (postgres://...), not {scheme}://"
         )
 else:
     DATABASES = {

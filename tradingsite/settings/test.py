@@ -15,3 +15,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env_str("SQLITE_TEST_NAME", "test-db.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_tradingsite")}
+
+# Tests run tasks in-process even when REDIS_URL names a real broker; the test that drives a
+# real worker process switches this off for itself.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True

@@ -500,7 +500,7 @@ def test_restore_reloads_positions_cash_and_open_orders():
 
     restarted = venue_with_book()
     restarted.restore(
-        orders=[("tp", request("sell", "1", "limit", price="101.0"))],
+        orders=[("tp", request("sell", "1", "limit", price="101.0"), D(0), D(0))],
         positions=first.positions(),
         cash=first.balances(),
     )

@@ -1,0 +1,143 @@
+"""The admin over data built through the services: every page opens, trading records are
+read-only, and the cancel action goes through order_cancel."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from execution.models import (
+    Account,
+    AccountDay,
+    EventKind,
+    ExecutionEvent,
+    Fill,
+    Instrument,
+    Order,
+    Position,
+)
+from execution.selectors import account_valuation
+from execution.services.fills import fill_record
+from execution.services.orders import order_place
+from execution.services.positions import position_exits_set
+from tests.factories import make_user
+
+READ_ONLY = [Order, Fill, Position, AccountDay, ExecutionEvent]
+
+
+def url(model, view, *args):
+    return reverse(f"admin:execution_{model._meta.model_name}_{view}", args=args)
+
+
+def place(account, **kw):
+    args = {
+        "account_id": account.pk,
+        "symbol": "BTC-USDT",
+        "side": "buy",
+        "order_type": "market",
+        "quantity": "0.5",
+        "submit": False,
+    }
+    args.update(kw)
+    return order_place(**args)
+
+
+@pytest.fixture
+def trading(account, btc):
+    """A filled market order with a protected position, and a limit order not yet sent."""
+    filled = place(account, client_order_id="adminfilled1")
+    fill_record(order_id=filled.pk, venue_trade_id="admin-t1", quantity="0.5", price="20000.5")
+    position = Position.objects.get(account=account)
+    position_exits_set(position_id=position.pk, stop_loss_price="19000", take_profit_price="22000")
+    unsent = place(account, client_order_id="adminunsent1", order_type="limit", price="19900")
+    return {"filled": Order.objects.get(pk=filled.pk), "unsent": unsent, "position": position}
+
+
+@pytest.fixture
+def staff_client(db, client):
+    client.force_login(make_user("boss", staff=True))
+    return client
+
+
+def test_every_changelist_opens_with_its_rows(staff_client, trading, account):
+    equity = f"{account_valuation(account).equity:,.2f}"
+    expected = {
+        Instrument: ["BTC-USDT", "20000"],
+        Account: ["Main", equity, "USDT"],
+        Order: ["adminfilled1", "adminunsent1", "20000.5"],
+        Fill: ["admin-t1", "20000.5"],
+        Position: ["Main", "19000", "22000"],
+        AccountDay: ["Main"],
+        ExecutionEvent: ["fill_recorded", "buy 0.5 BTC-USDT @ 20000.5 (taker)"],
+    }
+    for model, values in expected.items():
+        response = staff_client.get(url(model, "changelist"))
+        assert response.status_code == 200, model
+        for value in values:
+            assert value in response.text, (model, value)
+
+
+def test_every_change_page_opens_with_its_values(staff_client, trading, account, btc):
+    fill = Fill.objects.get()
+    pages = {
+        (Instrument, btc.pk): ["BTC-USDT", "0.1"],
+        (Account, account.pk): ["Main", "Balances", "100000.00", "Positions", "19000.00"],
+        (Order, trading["filled"].pk): [
+            "adminfilled1",
+            "20000.5",
+            '<div class="readonly">filled</div>',
+        ],
+        (Fill, fill.pk): ["admin-t1", "20000.5", "taker"],
+        (Position, trading["position"].pk): ["0.5", "19000", "22000"],
+        (AccountDay, AccountDay.objects.get().pk): ["100000"],
+        (ExecutionEvent, ExecutionEvent.objects.filter(kind="fill_recorded").get().pk): [
+            "admin-t1",
+            "buy 0.5 BTC-USDT @ 20000.5 (taker)",
+        ],
+    }
+    for (model, pk), values in pages.items():
+        response = staff_client.get(url(model, "change", pk))
+        assert response.status_code == 200, model
+        for value in values:
+            assert value in response.text, (model, value)
+
+
+@pytest.mark.parametrize("model", READ_ONLY, ids=lambda m: m.__name__)
+def test_trading_records_are_read_only(staff_client, trading, model):
+    row = model.objects.order_by("pk").first()
+    changelist = staff_client.get(url(model, "changelist"))
+    assert url(model, "add") not in changelist.text
+    assert staff_client.get(url(model, "add")).status_code == 403
+    before = list(model.objects.order_by("pk").values())
+
+    response = staff_client.post(url(model, "change", row.pk), {"quantity": "99", "status": "new"})
+
+    assert response.status_code == 403
+    assert list(model.objects.order_by("pk").values()) == before
+
+
+def test_cancel_action_cancels_an_unsent_order_and_explains_a_filled_one(staff_client, trading):
+    filled, unsent = trading["filled"], trading["unsent"]
+
+    response = staff_client.post(
+        url(Order, "changelist"),
+        {"action": "cancel_orders", "_selected_action": [str(filled.pk), str(unsent.pk)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    unsent.refresh_from_db()
+    filled.refresh_from_db()
+    assert unsent.status == "cancelled" and filled.status == "filled"
+    event = ExecutionEvent.objects.get(order=unsent, kind=EventKind.ORDER_STATUS_CHANGED)
+    assert event.actor.startswith("admin:") and "cancelled" in event.message
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "cancelled adminunsent1" in messages
+    assert "order adminfilled1 is filled and cannot be cancelled" in messages
+
+
+def test_a_user_who_is_not_staff_is_sent_to_the_login_page(client, trading):
+    client.force_login(make_user("plain"))
+    for path in ("/admin/", url(Order, "changelist"), url(Account, "changelist")):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("admin:login"))

@@ -29,3 +29,8 @@ class AccountConsumer(AsyncJsonWebsocketConsumer):
 
     async def account_update(self, event: dict[str, Any]) -> None:
         await self.send_json({"kind": event["kind"], "payload": event["payload"]})
+
+    async def account_batch(self, event: dict[str, Any]) -> None:
+        """Updates gathered by the sender: the client still gets one message per update."""
+        for update in event["updates"]:
+            await self.send_json({"kind": update["kind"], "payload": update["payload"]})

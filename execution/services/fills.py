@@ -1,18 +1,21 @@
 """Recording fills: idempotent on (order, venue trade id), exact to the last decimal place.
 
-fill_record is the hottest write of the platform, so it talks SQL directly: one statement
-locks the order and its position and tells whether the trade id was seen, four plain
-statements write the fill, the order, the position and the audit event. Every decision (status,
-overfill, position accounting) is still made by the pure domain. Through the ORM the same work
-took several times longer (bench/bench_fills.py).
+The hottest write of the platform, so it talks SQL directly. One transaction records every
+fill of one venue report (a market order walking a book arrives as one report with several
+fills): a locking read of the order and its position plus the trade ids already seen, then
+one statement each for the fills, the order, the position and the audit events. On
+PostgreSQL each phase is one pipelined round trip. Every decision (status, overfill, position
+accounting) is made by the pure domain. Measured in bench/bench_fills.py.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +32,58 @@ from execution.domain.values import Liquidity, Side, exact, quantize, to_decimal
 from execution.models import EventKind, Fill, Order, Position
 from execution.services.notify import on_commit_broadcast
 from execution.signals import fill_committed
+from execution.venues.base import VenueFill
+
+
+@dataclass(frozen=True, slots=True)
+class FillInput:
+    """One execution as a venue reports it, validated."""
+
+    venue_trade_id: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal = Decimal(0)
+    fee_currency: str | None = None  # None: the instrument's quote currency
+    liquidity: Liquidity = Liquidity.TAKER
+    filled_at: datetime | None = None  # None: now
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        venue_trade_id: str,
+        quantity: object,
+        price: object,
+        fee: object = Decimal(0),
+        fee_currency: str | None = None,
+        liquidity: Liquidity | str = Liquidity.TAKER,
+        filled_at: datetime | None = None,
+    ) -> FillInput:
+        trade_id = (venue_trade_id or "").strip()
+        if not trade_id:
+            raise DomainError("a fill needs the venue's trade id")
+        try:
+            liquidity = Liquidity(liquidity)
+        except ValueError:
+            raise DomainError(f"liquidity {liquidity!r} is not maker or taker") from None
+        return cls(
+            venue_trade_id=trade_id,
+            quantity=to_positive(quantity, field="fill quantity"),
+            price=to_positive(price, field="fill price"),
+            fee=to_decimal(fee, field="fee"),
+            fee_currency=fee_currency,
+            liquidity=liquidity,
+            filled_at=filled_at,
+        )
+
+
+def fill_input(fill: VenueFill) -> FillInput:
+    """A venue's fill report as input to fills_record (validated like any other input)."""
+    return FillInput.parse(
+        venue_trade_id=fill.venue_trade_id, quantity=fill.quantity, price=fill.price,
+        fee=fill.fee, fee_currency=fill.fee_currency, liquidity=fill.liquidity,
+        filled_at=fill.timestamp,
+    )  # fmt: skip
 
 
 def fee_in_quote(
@@ -52,14 +107,38 @@ def position_ensure(*, account_id: int, instrument_id: int) -> None:
     )
 
 
+def _run(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+    """Execute statements in order and return each one's rows ([] for those without).
+
+    On PostgreSQL they go out in one pipeline: one round trip instead of one each, which was
+    most of the time of a fill.
+    """
+    if connection.vendor != "postgresql":
+        results = []
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall() if cursor.description else [])
+        return results
+    connection.ensure_connection()
+    raw = connection.connection
+    cursors = []
+    with connection.wrap_database_errors:
+        with raw.pipeline():
+            for sql, params in statements:
+                cursor = raw.cursor()
+                cursor.execute(sql, params)
+                cursors.append(cursor)
+        return [c.fetchall() if c.description else [] for c in cursors]
+
+
 # --- reading and locking ------------------------------------------------------------------
 
 _LOCK_SQL = """
 SELECT o.status, o.quantity, o.filled_quantity, o.filled_notional, o.side, o.client_order_id,
        o.account_id, i.symbol, i.base_currency, i.quote_currency, i.lot_size, i.mark_price,
        i.marked_at, a.owner_id, p.id, p.quantity, p.cost_basis, p.realized_pnl, p.fees_paid,
-       p.mark_price, p.marked_at, p.leverage, p.opened_at,
-       (SELECT f.id FROM execution_fill f WHERE f.order_id = o.id AND f.venue_trade_id = %s)
+       p.mark_price, p.marked_at, p.leverage, p.opened_at
 FROM execution_order o
 JOIN execution_instrument i ON i.id = o.instrument_id
 JOIN execution_account a ON a.id = o.account_id
@@ -68,6 +147,9 @@ WHERE o.id = %s
 """
 # Locks the order row, then the position row: the order every writer takes them in.
 _LOCK_CLAUSE = " FOR UPDATE OF o, p"
+_SEEN_SQL = (
+    "SELECT venue_trade_id, id FROM execution_fill WHERE order_id = %s AND venue_trade_id IN "
+)
 
 
 def _decimal(value: Any) -> Decimal:
@@ -108,66 +190,55 @@ class _Locked:
     position_marked_at: datetime | None
     leverage: Decimal
     opened_at: datetime | None
-    existing_fill_id: int | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> _Locked:
+        return cls(
+            status=OrderStatus(row[0]), quantity=_decimal(row[1]),
+            filled_quantity=_decimal(row[2]), filled_notional=_decimal(row[3]),
+            side=Side(row[4]), client_order_id=row[5], account_id=row[6], symbol=row[7],
+            base_currency=row[8], quote_currency=row[9], lot_size=_decimal(row[10]),
+            instrument_mark=_optional_decimal(row[11]), instrument_marked_at=_datetime(row[12]),
+            owner_id=row[13], position_id=row[14],
+            position=PositionState(quantity=_decimal(row[15]), cost_basis=_decimal(row[16]),
+                                   realized_pnl=_decimal(row[17]), fees_paid=_decimal(row[18])),
+            position_mark=_optional_decimal(row[19]), position_marked_at=_datetime(row[20]),
+            leverage=_decimal(row[21]), opened_at=_datetime(row[22]),
+        )  # fmt: skip
 
 
-def _lock(order_pk: Any, venue_trade_id: str) -> _Locked | None:
-    sql = _LOCK_SQL + (_LOCK_CLAUSE if connection.features.has_select_for_update_of else "")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [venue_trade_id, order_pk])
-        row = cursor.fetchone()
-    if row is None:
+def _lock(order_pk: Any, trade_ids: Sequence[str]) -> tuple[_Locked, dict[str, int]] | None:
+    """Lock the order and its position; return them with the trade ids already recorded."""
+    lock_sql = _LOCK_SQL + (_LOCK_CLAUSE if connection.features.has_select_for_update_of else "")
+    seen_sql = _SEEN_SQL + "(" + ", ".join(["%s"] * len(trade_ids)) + ")"
+    locked_rows, seen_rows = _run([(lock_sql, [order_pk]), (seen_sql, [order_pk, *trade_ids])])
+    if not locked_rows:
         return None
-    return _Locked(
-        status=OrderStatus(row[0]),
-        quantity=_decimal(row[1]),
-        filled_quantity=_decimal(row[2]),
-        filled_notional=_decimal(row[3]),
-        side=Side(row[4]),
-        client_order_id=row[5],
-        account_id=row[6],
-        symbol=row[7],
-        base_currency=row[8],
-        quote_currency=row[9],
-        lot_size=_decimal(row[10]),
-        instrument_mark=_optional_decimal(row[11]),
-        instrument_marked_at=_datetime(row[12]),
-        owner_id=row[13],
-        position_id=row[14],
-        position=PositionState(
-            quantity=_decimal(row[15]),
-            cost_basis=_decimal(row[16]),
-            realized_pnl=_decimal(row[17]),
-            fees_paid=_decimal(row[18]),
-        ),
-        position_mark=_optional_decimal(row[19]),
-        position_marked_at=_datetime(row[20]),
-        leverage=_decimal(row[21]),
-        opened_at=_datetime(row[22]),
-        existing_fill_id=row[23],
-    )
+    return _Locked.from_row(locked_rows[0]), {trade_id: pk for trade_id, pk in seen_rows}
 
 
-def _lock_creating_position(order_pk: Any, order_id: object, venue_trade_id: str) -> _Locked:
-    locked = _lock(order_pk, venue_trade_id)
+def _lock_creating_position(
+    order_pk: Any, order_id: object, trade_ids: Sequence[str]
+) -> tuple[_Locked, dict[str, int]]:
+    locked = _lock(order_pk, trade_ids)
     if locked is None:
         # Either no such order, or its position row does not exist yet.
         ids = Order.objects.filter(pk=order_pk).values_list("account_id", "instrument_id").first()
         if ids is None:
             raise DomainError(f"order {order_id} does not exist")
         position_ensure(account_id=ids[0], instrument_id=ids[1])
-        locked = _lock(order_pk, venue_trade_id)
+        locked = _lock(order_pk, trade_ids)
         assert locked is not None
     return locked
 
 
 # --- writing --------------------------------------------------------------------------------
 
-_INSERT_FILL = """
+_INSERT_FILLS = """
 INSERT INTO execution_fill
     (order_id, venue_trade_id, quantity, price, fee, fee_currency, liquidity, filled_at,
      recorded_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+VALUES {rows} RETURNING venue_trade_id, id
 """
 _UPDATE_ORDER = """
 UPDATE execution_order
@@ -184,40 +255,17 @@ SET quantity = %s, cost_basis = %s, average_entry_price = %s, realized_pnl = %s,
     updated_at = %s
 WHERE id = %s
 """
-_INSERT_EVENT = """
-INSERT INTO execution_executionevent
-    (created_at, kind, actor, account_id, order_id, message, data)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+_INSERT_EVENTS = """
+INSERT INTO execution_executionevent (created_at, kind, actor, account_id, order_id, message, data)
+VALUES {rows}
 """
 
 
-def _write(returning: tuple[str, list[Any]], *statements: tuple[str, list[Any]]) -> int:
-    """Run the first statement (which returns an id) and the others; return that id.
-
-    On PostgreSQL they go out in one pipeline: one round trip instead of one each, which was
-    most of fill_record's time.
-    """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(*returning)
-            new_id = int(cursor.fetchone()[0])
-            for sql, params in statements:
-                cursor.execute(sql, params)
-        return new_id
-    connection.ensure_connection()
-    raw = connection.connection
-    with connection.wrap_database_errors, raw.pipeline():
-        first = raw.cursor()
-        first.execute(*returning)
-        rest = raw.cursor()
-        for sql, params in statements:
-            rest.execute(sql, params)
-    row = first.fetchone()
-    assert row is not None
-    return int(row[0])
+def _values(rows: list[list[Any]]) -> tuple[str, list[Any]]:
+    placeholders = ", ".join("(" + ", ".join(["%s"] * len(row)) + ")" for row in rows)
+    return placeholders, [value for row in rows for value in row]
 
 
-@transaction.atomic
 def fill_record(
     *,
     order_id: UUID | str,
@@ -231,168 +279,155 @@ def fill_record(
     actor: str = "venue",
 ) -> Fill:
     """Record one execution of an order. The same venue trade id again changes nothing."""
-    venue_trade_id = (venue_trade_id or "").strip()
-    if not venue_trade_id:
-        raise DomainError("a fill needs the venue's trade id")
-    qty = to_positive(quantity, field="fill quantity")
-    fill_price = to_positive(price, field="fill price")
-    fee_amount = to_decimal(fee, field="fee")
-    try:
-        liquidity = Liquidity(liquidity)
-    except ValueError:
-        raise DomainError(f"liquidity {liquidity!r} is not maker or taker") from None
+    fill = FillInput.parse(
+        venue_trade_id=venue_trade_id, quantity=quantity, price=price, fee=fee,
+        fee_currency=fee_currency, liquidity=liquidity, filled_at=filled_at,
+    )  # fmt: skip
+    return fills_record(order_id=order_id, fills=[fill], actor=actor)[0]
+
+
+@transaction.atomic
+def fills_record(
+    *, order_id: UUID | str, fills: Sequence[FillInput], actor: str = "venue"
+) -> list[Fill]:
+    """Record executions of one order in one transaction, in the order given.
+
+    Returns a Fill for each input; a trade id recorded before (or twice in ``fills``) returns
+    the recorded fill and changes nothing. Any refused fill refuses them all.
+    """
+    if not fills:
+        return []
     try:
         order_pk = Order._meta.pk.get_db_prep_value(order_id, connection)
     except ValidationError:
         raise DomainError(f"order {order_id} does not exist") from None
+    order_uuid = order_id if isinstance(order_id, UUID) else UUID(str(order_id))
 
-    locked = _lock_creating_position(order_pk, order_id, venue_trade_id)
-    if locked.existing_fill_id is not None:
-        return Fill.objects.get(pk=locked.existing_fill_id)  # a replay is a no-op
+    trade_ids = list(dict.fromkeys(f.venue_trade_id for f in fills))
+    locked, seen = _lock_creating_position(order_pk, order_id, trade_ids)
+    new: dict[str, FillInput] = {}
+    for fill in fills:
+        if fill.venue_trade_id not in seen:
+            new.setdefault(fill.venue_trade_id, fill)
+    if not new:
+        return _recorded(fills, seen)
 
-    fee_currency = fee_currency or locked.quote_currency
-    fee_quote = fee_in_quote(
-        fee=fee_amount,
-        fee_currency=fee_currency,
-        base=locked.base_currency,
-        quote=locked.quote_currency,
-        price=fill_price,
-    )
-    if qty % locked.lot_size:
-        raise DomainError(
-            f"fill quantity {qty} is not a multiple of the lot size {locked.lot_size.normalize()}"
-        )
-    status = status_after_fill(
-        status=locked.status,
-        quantity=locked.quantity,
-        filled_quantity=locked.filled_quantity,
-        fill_quantity=qty,
-    )
-    effect = apply_fill(
-        locked.position,
-        FillEvent(
-            fill_id=venue_trade_id,
-            side=locked.side,
-            quantity=qty,
-            price=fill_price,
-            fee=fee_quote,
-            liquidity=liquidity,
-        ),
-    )
-    after = effect.after
     now = timezone.now()
-    filled_at = filled_at or now
+    status, filled_qty, filled_notional = (
+        locked.status,
+        locked.filled_quantity,
+        locked.filled_notional,
+    )
+    state, opened_at, exits_cleared = locked.position, locked.opened_at, False
+    fill_rows: list[list[Any]] = []
+    event_rows: list[list[Any]] = []
+    pushes: list[dict[str, Any]] = []
+    at = connection.ops.adapt_datetimefield_value
+    for fill in new.values():
+        fee_currency = fill.fee_currency or locked.quote_currency
+        fee_quote = fee_in_quote(
+            fee=fill.fee, fee_currency=fee_currency, base=locked.base_currency,
+            quote=locked.quote_currency, price=fill.price,
+        )  # fmt: skip
+        if fill.quantity % locked.lot_size:
+            raise DomainError(
+                f"fill quantity {fill.quantity} is not a multiple of the lot size "
+                f"{locked.lot_size.normalize()}"
+            )
+        previous = status
+        status = status_after_fill(
+            status=status, quantity=locked.quantity, filled_quantity=filled_qty,
+            fill_quantity=fill.quantity,
+        )  # fmt: skip
+        effect = apply_fill(
+            state,
+            FillEvent(fill_id=fill.venue_trade_id, side=locked.side, quantity=fill.quantity,
+                      price=fill.price, fee=fee_quote, liquidity=fill.liquidity),
+        )  # fmt: skip
+        state = effect.after
+        filled_at = fill.filled_at or now
+        # Exits belong to the position they protect: a close or a flip clears them.
+        if effect.opened or state.quantity == 0:
+            exits_cleared = True
+        opened_at = filled_at if effect.opened else (opened_at if state.quantity else None)
+        with exact():
+            filled_qty += fill.quantity
+            filled_notional += fill.quantity * fill.price
+        fill_rows.append([
+            order_pk, fill.venue_trade_id, fill.quantity, fill.price, fill.fee, fee_currency,
+            fill.liquidity, at(filled_at), at(now),
+        ])  # fmt: skip
+        event_rows.append([
+            at(now), EventKind.FILL_RECORDED, actor, locked.account_id, order_pk,
+            f"{locked.side} {fill.quantity} {locked.symbol} @ {fill.price} ({fill.liquidity}); "
+            f"order {previous} -> {status}; position {state.quantity}",
+            json.dumps({
+                "venue_trade_id": fill.venue_trade_id, "quantity": fill.quantity,
+                "price": fill.price, "fee": fill.fee, "fee_currency": fee_currency,
+                "realized_pnl": effect.realized_pnl, "position": state.quantity,
+                "status_from": previous, "status_to": status,
+            }, cls=DjangoJSONEncoder),
+        ])  # fmt: skip
+        pushes.append({
+            "order_id": str(order_uuid), "client_order_id": locked.client_order_id,
+            "symbol": locked.symbol, "side": locked.side, "quantity": str(fill.quantity),
+            "price": str(fill.price), "status": status, "position": str(state.quantity),
+        })  # fmt: skip
+
     # A new position starts at the instrument's latest mark.
     mark = locked.position_mark or locked.instrument_mark
     marked_at = locked.position_marked_at if locked.position_mark else locked.instrument_marked_at
     with exact():
-        filled_quantity = locked.filled_quantity + qty
-        filled_notional = locked.filled_notional + qty * fill_price
-        average_fill_price = quantize(filled_notional / filled_quantity)
-        unrealized = after.unrealized_pnl(mark) if mark is not None else Decimal(0)
-        margin = quantize(abs(after.cost_basis) / locked.leverage)
-    # Exits belong to the position they protect: a close or a flip clears them.
-    closed_or_flipped = effect.opened or after.quantity == 0
-    opened_at = filled_at if effect.opened else (None if not after.quantity else locked.opened_at)
+        average_fill_price = quantize(filled_notional / filled_qty)
+        unrealized = state.unrealized_pnl(mark) if mark is not None else Decimal(0)
+        margin = quantize(abs(state.cost_basis) / locked.leverage)
+    fill_values, fill_params = _values(fill_rows)
+    event_values, event_params = _values(event_rows)
+    inserted = _run([
+        (_INSERT_FILLS.format(rows=fill_values), fill_params),
+        (_UPDATE_ORDER, [filled_qty, filled_notional, average_fill_price, status, at(now),
+                         order_pk]),
+        (_UPDATE_POSITION, [state.quantity, state.cost_basis, state.average_entry_price,
+                            state.realized_pnl, state.fees_paid, unrealized, mark,
+                            at(marked_at), margin, at(opened_at), exits_cleared, exits_cleared,
+                            at(now), locked.position_id]),
+        (_INSERT_EVENTS.format(rows=event_values), event_params),
+    ])[0]  # fmt: skip
+    new_ids = {trade_id: pk for trade_id, pk in inserted}
 
-    at = connection.ops.adapt_datetimefield_value
-    event_data = {
-        "venue_trade_id": venue_trade_id,
-        "quantity": qty,
-        "price": fill_price,
-        "fee": fee_amount,
-        "fee_currency": fee_currency,
-        "realized_pnl": effect.realized_pnl,
-        "position": after.quantity,
-        "status_from": locked.status,
-        "status_to": status,
-    }
-    fill_id = _write(
-        (
-            _INSERT_FILL,
-            [
-                order_pk,
-                venue_trade_id,
-                qty,
-                fill_price,
-                fee_amount,
-                fee_currency,
-                liquidity,
-                at(filled_at),
-                at(now),
-            ],
-        ),
-        (
-            _UPDATE_ORDER,
-            [filled_quantity, filled_notional, average_fill_price, status, at(now), order_pk],
-        ),
-        (
-            _UPDATE_POSITION,
-            [
-                after.quantity,
-                after.cost_basis,
-                after.average_entry_price,
-                after.realized_pnl,
-                after.fees_paid,
-                unrealized,
-                mark,
-                at(marked_at),
-                margin,
-                at(opened_at),
-                closed_or_flipped,
-                closed_or_flipped,
-                at(now),
-                locked.position_id,
-            ],
-        ),
-        (
-            _INSERT_EVENT,
-            [
-                at(now),
-                EventKind.FILL_RECORDED,
-                actor,
-                locked.account_id,
-                order_pk,
-                f"{locked.side} {qty} {locked.symbol} @ {fill_price} ({liquidity}); "
-                f"order {locked.status} -> {status}; position {after.quantity}",
-                json.dumps(event_data, cls=DjangoJSONEncoder),
-            ],
-        ),
-    )
-
-    order_uuid = order_id if isinstance(order_id, UUID) else UUID(str(order_id))
     account_id = locked.account_id
-    transaction.on_commit(
-        lambda: fill_committed.send(
-            sender=Fill, fill_id=fill_id, order_id=order_uuid, account_id=account_id
-        )
+    for trade_id in new:
+        transaction.on_commit(
+            partial(fill_committed.send, sender=Fill, fill_id=new_ids[trade_id],
+                    order_id=order_uuid, account_id=account_id)
+        )  # fmt: skip
+    for payload in pushes:
+        on_commit_broadcast(owner_id=locked.owner_id, kind="fill", payload=payload)
+
+    created = {}
+    for trade_id, fill in new.items():
+        row = Fill(
+            id=new_ids[trade_id], order_id=order_uuid, venue_trade_id=trade_id,
+            quantity=fill.quantity, price=fill.price, fee=fill.fee,
+            fee_currency=fill.fee_currency or locked.quote_currency, liquidity=fill.liquidity,
+            filled_at=fill.filled_at or now, recorded_at=now,
+        )  # fmt: skip
+        row._state.adding = False
+        row._state.db = connection.alias
+        created[trade_id] = row
+    return _recorded(fills, seen, created)
+
+
+def _recorded(
+    fills: Sequence[FillInput], seen: dict[str, int], created: dict[str, Fill] | None = None
+) -> list[Fill]:
+    """One Fill per input, in order: the one just created, else the one recorded before."""
+    created = created or {}
+    earlier = Fill.objects.in_bulk(
+        [seen[f.venue_trade_id] for f in fills if f.venue_trade_id in seen]
     )
-    on_commit_broadcast(
-        owner_id=locked.owner_id,
-        kind="fill",
-        payload={
-            "order_id": str(order_uuid),
-            "client_order_id": locked.client_order_id,
-            "symbol": locked.symbol,
-            "side": locked.side,
-            "quantity": str(qty),
-            "price": str(fill_price),
-            "status": status,
-            "position": str(after.quantity),
-        },
-    )
-    fill = Fill(
-        id=fill_id,
-        order_id=order_uuid,
-        venue_trade_id=venue_trade_id,
-        quantity=qty,
-        price=fill_price,
-        fee=fee_amount,
-        fee_currency=fee_currency,
-        liquidity=liquidity,
-        filled_at=filled_at,
-        recorded_at=now,
-    )
-    fill._state.adding = False
-    fill._state.db = connection.alias
-    return fill
+    return [
+        created[f.venue_trade_id] if f.venue_trade_id in created
+        else earlier[seen[f.venue_trade_id]]
+        for f in fills
+    ]  # fmt: skip

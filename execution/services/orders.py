@@ -31,7 +31,7 @@ from execution.models import Account, EventKind, Instrument, Order
 from execution.selectors import account_limits, account_risk
 from execution.services.accounts import account_day_open, account_loss_limit_breach
 from execution.services.events import event_append
-from execution.services.fills import fill_record
+from execution.services.fills import fill_input, fills_record
 from execution.services.notify import on_commit_broadcast
 from execution.services.venues import venue_for_account
 from execution.venues.base import VenueError, VenueOrderReport, VenueTimeout
@@ -270,18 +270,7 @@ def order_report_apply(
     *, order_id: UUID | str, report: VenueOrderReport, actor: str = "venue"
 ) -> Order:
     """Bring an order in line with what its venue reports: fills first, then the status."""
-    for fill in report.fills:
-        fill_record(
-            order_id=order_id,
-            venue_trade_id=fill.venue_trade_id,
-            quantity=fill.quantity,
-            price=fill.price,
-            fee=fill.fee,
-            fee_currency=fill.fee_currency,
-            liquidity=fill.liquidity,
-            filled_at=fill.timestamp,
-            actor=actor,
-        )
+    fills_record(order_id=order_id, fills=[fill_input(f) for f in report.fills], actor=actor)
     with transaction.atomic():
         order = _get_order(order_id, lock=True)
         if report.venue_order_id and order.venue_order_id != report.venue_order_id:

@@ -18,7 +18,7 @@ from execution.domain.positions import PositionState
 from execution.models import Account, AccountMode, EventKind, Instrument, Order, Position
 from execution.selectors import account_valuation
 from execution.services.events import event_append
-from execution.services.fills import fill_record
+from execution.services.fills import fill_input, fills_record
 from execution.venues.base import Venue, VenueFill
 from execution.venues.paper import PaperVenue
 
@@ -35,48 +35,45 @@ _latest_books: dict[str, Book] = {}
 def venue_fills_record(fills: Sequence[VenueFill], *, actor: str) -> None:
     """Record fills a venue reported outside an order call (market data, a restore).
 
-    A fill our records refuse (it would overfill the order, or its order is unknown) is a
-    discrepancy to investigate, not a reason to stop recording the others: it goes to the
-    audit trail and the log.
+    Each order's fills go in one transaction. A fill our records refuse (it would overfill
+    its order, or the order is unknown) is a discrepancy to investigate, not a reason to drop
+    the others: it goes to the audit trail and the log, and the rest are recorded one by one.
     """
-    if not fills:
-        return
-    orders = {
-        o.client_order_id: o
-        for o in Order.objects.filter(client_order_id__in={f.client_order_id for f in fills})
-    }
+    by_order: dict[str, list[VenueFill]] = {}
     for fill in fills:
-        order = orders.get(fill.client_order_id)
+        by_order.setdefault(fill.client_order_id, []).append(fill)
+    orders = {o.client_order_id: o for o in Order.objects.filter(client_order_id__in=by_order)}
+    for client_order_id, order_fills in by_order.items():
+        order = orders.get(client_order_id)
+        if order is None:
+            for fill in order_fills:
+                _refused(fill, None, f"no order has client order id {client_order_id}", actor)
+            continue
         try:
-            if order is None:
-                raise DomainError(f"no order has client order id {fill.client_order_id}")
-            fill_record(
-                order_id=order.pk,
-                venue_trade_id=fill.venue_trade_id,
-                quantity=fill.quantity,
-                price=fill.price,
-                fee=fill.fee,
-                fee_currency=fill.fee_currency,
-                liquidity=fill.liquidity,
-                filled_at=fill.timestamp,
-                actor=actor,
-            )
-        except DomainError as error:
-            logger.error("venue fill %s not recorded: %s", fill.venue_trade_id, error)
-            event_append(
-                kind=EventKind.VENUE_ERROR,
-                actor=actor,
-                order=order,
-                account=None if order is None else order.account,
-                message=f"fill {fill.venue_trade_id} reported by the venue was not recorded: "
-                f"{error}",
-                data={
-                    "client_order_id": fill.client_order_id,
-                    "quantity": fill.quantity,
-                    "price": fill.price,
-                    "venue_trade_id": fill.venue_trade_id,
-                },
-            )
+            fills_record(order_id=order.pk, fills=[fill_input(f) for f in order_fills], actor=actor)
+        except DomainError:
+            for fill in order_fills:
+                try:
+                    fills_record(order_id=order.pk, fills=[fill_input(fill)], actor=actor)
+                except DomainError as error:
+                    _refused(fill, order, str(error), actor)
+
+
+def _refused(fill: VenueFill, order: Order | None, reason: str, actor: str) -> None:
+    logger.error("venue fill %s not recorded: %s", fill.venue_trade_id, reason)
+    event_append(
+        kind=EventKind.VENUE_ERROR,
+        actor=actor,
+        order=order,
+        account=None if order is None else order.account,
+        message=f"fill {fill.venue_trade_id} reported by the venue was not recorded: {reason}",
+        data={
+            "client_order_id": fill.client_order_id,
+            "quantity": fill.quantity,
+            "price": fill.price,
+            "venue_trade_id": fill.venue_trade_id,
+        },
+    )
 
 
 def venue_for_account(account: Account) -> Venue:

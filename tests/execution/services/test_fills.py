@@ -190,3 +190,78 @@ def test_fifty_threads_on_one_position_end_exact_without_deadlock():
     assert position.fees_paid == D("0.01") * threads_count * per_thread
     assert Fill.objects.count() == threads_count * per_thread
     assert connection.vendor == "postgresql"
+
+
+def test_a_venue_report_of_several_fills_is_recorded_in_one_go(
+    account, btc, django_capture_on_commit_callbacks
+):
+    from execution.services.fills import FillInput, fills_record
+    from execution.signals import fill_committed
+
+    order = place(account, quantity="1")
+    committed: list[int] = []
+
+    def receiver(sender, fill_id, **kwargs):
+        committed.append(fill_id)
+
+    fill_committed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            fills = fills_record(order_id=order.pk, fills=[
+                FillInput.parse(venue_trade_id="a", quantity="0.3", price="20000.1", fee="1"),
+                FillInput.parse(venue_trade_id="b", quantity="0.5", price="20000.3", fee="1"),
+                FillInput.parse(venue_trade_id="a", quantity="0.3", price="20000.1", fee="1"),
+            ])  # fmt: skip
+    finally:
+        fill_committed.disconnect(receiver)
+    assert [f.venue_trade_id for f in fills] == ["a", "b", "a"] and fills[0].pk == fills[2].pk
+    order.refresh_from_db()
+    assert order.status == "partially_filled" and order.filled_quantity == D("0.8")
+    assert order.filled_notional == D("16000.18")  # 0.3 x 20000.1 + 0.5 x 20000.3
+    assert Position.objects.get().fees_paid == D(2)
+    assert ExecutionEvent.objects.filter(kind=EventKind.FILL_RECORDED).count() == 2
+    assert sorted(committed) == sorted({f.pk for f in fills})  # one notification per new fill
+
+
+def test_one_refused_fill_refuses_the_whole_report(account, btc):
+    from execution.services.fills import FillInput, fills_record
+
+    order = place(account, quantity="1")
+    before = rows()
+    with pytest.raises(RuleViolation, match="above its quantity 1"):
+        fills_record(order_id=order.pk, fills=[
+            FillInput.parse(venue_trade_id="a", quantity="0.6", price="20000"),
+            FillInput.parse(venue_trade_id="b", quantity="0.6", price="20000"),
+        ])  # fmt: skip
+    assert rows() == before
+
+
+def test_market_data_fills_that_cannot_be_recorded_are_reported_and_the_rest_kept(account, btc):
+    from datetime import UTC, datetime
+
+    from execution.domain.values import Liquidity, Side
+    from execution.services.venues import venue_fills_record
+    from execution.venues.base import VenueFill
+
+    order = place(account, quantity="1")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def fill(trade_id, quantity, client_order_id=order.client_order_id):
+        return VenueFill(trade_id, client_order_id, "BTC-USDT", Side.BUY, D(quantity),
+                         D("20000"), D(0), "USDT", Liquidity.MAKER, at)  # fmt: skip
+
+    venue_fills_record(
+        [
+            fill("a", "0.6"),
+            fill("b", "0.6"),
+            fill("c", "0.4"),
+            fill("d", "0.1", client_order_id="nosuchorder"),
+        ],
+        actor="venue:test",
+    )
+    order.refresh_from_db()
+    assert order.filled_quantity == 1 and order.status == "filled"  # a and c
+    problems = ExecutionEvent.objects.filter(kind=EventKind.VENUE_ERROR).order_by("id")
+    assert [e.data["venue_trade_id"] for e in problems] == ["b", "d"]
+    assert "above its quantity 1" in problems[0].message
+    assert "no order has client order id nosuchorder" in problems[1].message

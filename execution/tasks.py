@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from execution.services.accounts import account_days_open
 from execution.services.orders import order_reconcile, order_submit
 
 
@@ -15,3 +16,8 @@ def submit_order(order_id: str) -> str:
 @shared_task(name="execution.reconcile_order")
 def reconcile_order(order_id: str) -> str:
     return str(order_reconcile(order_id=order_id).status)
+
+
+@shared_task(name="execution.open_account_days")
+def open_account_days() -> int:
+    return account_days_open()

@@ -91,11 +91,22 @@ def funds_deposit(*, account_id: int, amount: object, actor: str = "system") -> 
     return balance
 
 
+def account_days_open() -> int:
+    """Open today's row of every account at its current equity; returns how many were new.
+
+    Scheduled at 00:00 UTC so the daily loss limit counts from midnight's equity.
+    """
+    accounts = list(Account.objects.exclude(days__day=utc_today()))
+    for account in accounts:
+        account_day_open(account=account)
+    return len(accounts)
+
+
 def account_day_open(*, account: Account) -> AccountDay:
     """Today's (UTC) row of the account, opened at the current equity on first use.
 
-    A scheduled task can open every account's day at midnight; opening it lazily here keeps
-    the limit working when no scheduler runs (make run).
+    The scheduled account_days_open opens every account's day at midnight; opening it lazily
+    here keeps the limit working when no scheduler runs (make run).
     """
     today = utc_today()
     day = AccountDay.objects.filter(account=account, day=today).first()

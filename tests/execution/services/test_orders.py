@@ -162,3 +162,13 @@ def test_the_first_order_of_a_new_venue_fills_against_known_books(
     assert order.status == "filled"
     assert order.filled_notional == D("30000.2")  # 1 at 20000.1 and 0.5 at 20000.2
     paper_reset()
+
+
+def test_account_days_open_once_per_account_at_current_equity(account, btc):
+    from execution.services.accounts import account_days_open
+
+    other = make_account(make_user("second"), deposit=D(500))
+    assert account_days_open() == 2
+    assert account_days_open() == 0  # already open today
+    days = dict(AccountDay.objects.values_list("account_id", "start_equity"))
+    assert days == {account.pk: D(100_000), other.pk: D(500)}

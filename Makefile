@@ -40,6 +40,7 @@ run: demo
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=tradingsite.settings.test $(PY) manage.py makemigrations --check --dry-run >/dev/null || { echo 'models changed without a migration: run manage.py makemigrations'; exit 1; }
 

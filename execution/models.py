@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from execution.domain.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
+from execution.domain.risk import RiskLimits
 from execution.domain.values import DECIMAL_PLACES, MAX_DIGITS, InstrumentSpec, Liquidity, Side
 
 
@@ -133,6 +134,16 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.mode})"
+
+    def risk_limits(self) -> RiskLimits:
+        return RiskLimits(
+            min_order_quantity=self.min_order_quantity,
+            max_order_quantity=self.max_order_quantity,
+            max_order_value=self.max_order_value,
+            max_price_deviation=self.max_price_deviation,
+            daily_loss_limit=self.daily_loss_limit,
+            max_position_value=self.max_position_value,
+        )
 
 
 class Balance(models.Model):

@@ -11,7 +11,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from execution.domain.orders import OPEN_STATUSES
-from execution.domain.risk import AccountRisk, RiskLimits
+from execution.domain.risk import AccountRisk
 from execution.domain.values import ZERO, exact
 from execution.models import (
     Account,
@@ -73,17 +73,6 @@ def account_valuation(account: Account) -> AccountValuation:
         unrealized_pnl=totals["unrealized"] or ZERO,
         margin_in_use=totals["margin"] or ZERO,
         reserved_by_orders=reserved,
-    )
-
-
-def account_limits(account: Account) -> RiskLimits:
-    return RiskLimits(
-        min_order_quantity=account.min_order_quantity,
-        max_order_quantity=account.max_order_quantity,
-        max_order_value=account.max_order_value,
-        max_price_deviation=account.max_price_deviation,
-        daily_loss_limit=account.daily_loss_limit,
-        max_position_value=account.max_position_value,
     )
 
 

@@ -26,9 +26,9 @@ from execution.domain.orders import (
     check_transition,
 )
 from execution.domain.risk import check_order
-from execution.domain.values import to_decimal
+from execution.domain.values import exact, to_decimal
 from execution.models import Account, EventKind, Instrument, Order
-from execution.selectors import account_limits, account_risk
+from execution.selectors import account_risk
 from execution.services.accounts import account_day_open, account_loss_limit_breach
 from execution.services.events import event_append
 from execution.services.fills import fill_input, fills_record
@@ -134,7 +134,7 @@ def order_place(
             return _same_order(existing, account, request)
         day.refresh_from_db()
         risk = account_risk(account, instrument, day)
-        decision = check_order(request, account_limits(account), risk)
+        decision = check_order(request, account.risk_limits(), risk)
         if decision.loss_limit_breached_now:
             account_loss_limit_breach(day=day, equity=risk.equity, actor="risk")
         if not decision.accepted:
@@ -178,7 +178,7 @@ def order_place(
             )
             _broadcast_order(order)
             if submit:
-                from execution.tasks import submit_order
+                from execution.tasks import submit_order  # tasks imports this module
 
                 order_id = str(order.pk)
                 transaction.on_commit(lambda: submit_order.delay(order_id))
@@ -378,12 +378,13 @@ def order_amend(
             )
         risk = account_risk(order.account, instrument, day)
         # This order's own reservation is released by the amendment.
-        freed = (order.quantity - order.filled_quantity) * (
-            order.price or order.stop_price or instrument.mark_price or 0
-        )
+        with exact():
+            freed = (order.quantity - order.filled_quantity) * (
+                order.price or order.stop_price or instrument.mark_price or 0
+            )
         decision = check_order(
             request,
-            account_limits(order.account),
+            order.account.risk_limits(),
             replace(risk, available_balance=risk.available_balance + freed),
         )
         if not decision.accepted:

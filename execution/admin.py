@@ -122,6 +122,16 @@ class AccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return f"{account_valuation(account).equity:,.2f} {account.base_currency}"
 
 
+@admin.register(Balance)
+class BalanceAdmin(ReadOnlyAdmin):
+    """Cash deposited per account and currency; realized P&L is on the positions."""
+
+    list_display = ("account", "currency", "deposited", "updated_at")
+    list_filter = ("currency", "account__mode")
+    search_fields = ("account__name", "account__owner__username")
+    list_select_related = ("account",)
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = (

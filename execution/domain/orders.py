@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -20,6 +21,10 @@ from execution.domain.values import (
 )
 
 E = TypeVar("E", bound=StrEnum)
+
+# Client order ids follow OKX's rule, the strictest venue we target: ASCII letters and digits.
+CLIENT_ORDER_ID_MAX = 32
+CLIENT_ORDER_ID = re.compile(rf"[A-Za-z0-9]{{1,{CLIENT_ORDER_ID_MAX}}}")
 
 
 class OrderType(StrEnum):

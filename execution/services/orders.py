@@ -6,7 +6,6 @@ A timeout after sending leaves it unknown until a query by client order id settl
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from execution.domain.errors import DomainError, OrderRefused
 from execution.domain.orders import (
+    CLIENT_ORDER_ID,
     TRANSITIONS,
     OrderRequest,
     OrderStatus,
@@ -35,9 +35,6 @@ from execution.services.fills import fill_input, fills_record
 from execution.services.notify import on_commit_broadcast
 from execution.services.venues import venue_for_account
 from execution.venues.base import VenueError, VenueOrderReport, VenueTimeout
-
-# OKX's rule (the strictest we target): 1 to 32 letters and digits.
-CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 def new_client_order_id() -> str:
@@ -93,7 +90,7 @@ def order_place(
     every failed check and writes one audit event. The same client order id with the same
     terms returns the existing order, so a retried request never places a second one.
     """
-    if client_order_id is not None and not CLIENT_ORDER_ID.match(client_order_id):
+    if client_order_id is not None and not CLIENT_ORDER_ID.fullmatch(client_order_id):
         raise DomainError("client order id must be 1 to 32 letters or digits")
     instrument = Instrument.objects.filter(symbol=symbol, is_active=True).first()
     if instrument is None:

@@ -43,7 +43,13 @@ from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from execution.domain.algos.params import PARSERS, InvalidAlgoConfig, Parser, plain, require
 from execution.domain.errors import DomainError
-from execution.domain.orders import TRANSITIONS, OrderRequest, OrderStatus, OrderType
+from execution.domain.orders import (
+    CLIENT_ORDER_ID_MAX,
+    TRANSITIONS,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+)
 from execution.domain.values import (
     ZERO,
     InstrumentSpec,
@@ -56,8 +62,8 @@ from execution.domain.values import (
 
 JSONDict = dict[str, Any]
 
-# OKX client order ids are 1-32 letters and digits; "c" and the child's number take the rest.
-_PARENT_ID = re.compile(r"[A-Za-z0-9]{1,20}")
+# A child's client order id is the parent id, "c" and the child's number: keep room for them.
+_PARENT_ID = re.compile(rf"[A-Za-z0-9]{{1,{CLIENT_ORDER_ID_MAX - 12}}}")
 _BPS = Decimal(10_000)
 
 

@@ -18,9 +18,11 @@ from execution.models import (
     Fill,
     Instrument,
     Order,
+    ParentOrder,
     Position,
 )
 from execution.selectors import account_valuation
+from execution.services.algos import parent_order_cancel
 from execution.services.orders import order_cancel
 
 
@@ -170,6 +172,39 @@ class OrderAdmin(ReadOnlyAdmin):
                 self.message_user(request, str(error), messages.WARNING)
             else:
                 self.message_user(request, f"cancelled {order.client_order_id}")
+
+
+class ChildOrderInline(ReadOnlyInline):
+    model = Order
+    fk_name = "parent"
+    fields = ("client_order_id", "order_type", "quantity", "price", "filled_quantity",
+              "average_fill_price", "status", "created_at")  # fmt: skip
+    readonly_fields = fields
+
+
+@admin.register(ParentOrder)
+class ParentOrderAdmin(ReadOnlyAdmin):
+    list_display = ("id", "account", "instrument", "algorithm", "side", "quantity",
+                    "filled_quantity", "average_fill_price", "status", "next_due_at",
+                    "created_at")  # fmt: skip
+    list_filter = ("status", "algorithm", "side", "instrument")
+    search_fields = ("id", "account__name", "account__owner__username")
+    list_select_related = ("account", "instrument")
+    inlines = (ChildOrderInline,)
+    actions = ("cancel_parent_orders",)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("execution.change_parentorder"))
+
+    @admin.action(description="Cancel selected parent orders", permissions=["cancel"])
+    def cancel_parent_orders(self, request: HttpRequest, queryset: QuerySet[ParentOrder]) -> None:
+        for parent in queryset:
+            try:
+                parent_order_cancel(parent_id=parent.pk, actor=f"admin:{request.user.pk}")
+            except DomainError as error:
+                self.message_user(request, str(error), messages.WARNING)
+            else:
+                self.message_user(request, f"cancelled parent order {parent.pk}")
 
 
 @admin.register(Fill)

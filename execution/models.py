@@ -14,7 +14,14 @@ from django.db.models import F, Q
 
 from execution.domain.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
 from execution.domain.risk import RiskLimits
-from execution.domain.values import DECIMAL_PLACES, MAX_DIGITS, InstrumentSpec, Liquidity, Side
+from execution.domain.values import (
+    DECIMAL_PLACES,
+    MAX_DIGITS,
+    InstrumentSpec,
+    Liquidity,
+    Side,
+    plain,
+)
 
 
 def amount_field(**kwargs: Any) -> models.DecimalField[Any, Any]:
@@ -73,10 +80,10 @@ class Instrument(models.Model):
             symbol=self.symbol,
             base=self.base_currency,
             quote=self.quote_currency,
-            tick_size=self.tick_size,
-            lot_size=self.lot_size,
-            min_quantity=self.min_quantity,
-            min_notional=self.min_notional,
+            tick_size=plain(self.tick_size),
+            lot_size=plain(self.lot_size),
+            min_quantity=plain(self.min_quantity),
+            min_notional=plain(self.min_notional),
         )
 
 
@@ -165,6 +172,51 @@ class Balance(models.Model):
         return f"{self.deposited} {self.currency}"
 
 
+class ParentOrder(models.Model):
+    """An execution algorithm working a quantity through child orders.
+
+    ``state`` is the algorithm's whole state (execution.domain.algos.ParentOrder as JSON) and
+    ``outbox`` the actions it decided but that were not carried out yet: a worker that dies
+    between deciding and acting loses nothing, and carrying an action out twice is harmless
+    (a child's client order id derives from the parent and its number). Status, next due time
+    and fills are copies of the state kept as columns for queries and the scheduler.
+    """
+
+    id = models.CharField(primary_key=True, max_length=20, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="parent_orders")
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, related_name="parent_orders"
+    )
+    # A plain id, not a foreign key: execution imports no app above it (DESIGN.md).
+    strategy_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    side = models.CharField(max_length=4, choices=_choices(Side))
+    quantity = amount_field()
+    algorithm = models.CharField(max_length=20)
+    params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    state = models.JSONField(encoder=DjangoJSONEncoder)
+    outbox = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=20, db_index=True)
+    reason = models.TextField(blank=True, default="")
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    filled_quantity = amount_field(default=Decimal(0))
+    average_fill_price = amount_field(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="parent_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(filled_quantity__gte=0) & Q(filled_quantity__lte=F("quantity")),
+                name="parent_filled_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} {self.side} {self.quantity} {self.instrument_id} [{self.status}]"
+
+
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client_order_id = models.CharField(max_length=64, unique=True)
@@ -172,7 +224,7 @@ class Order(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="orders")
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "ParentOrder", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
     # A plain id, not a foreign key: execution imports no app above it (DESIGN.md).
     strategy_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -243,10 +295,10 @@ class Order(models.Model):
             symbol=self.instrument.symbol,
             side=Side(self.side),
             order_type=OrderType(self.order_type),
-            quantity=self.quantity,
+            quantity=plain(self.quantity),
             time_in_force=TimeInForce(self.time_in_force),
-            price=self.price,
-            stop_price=self.stop_price,
+            price=None if self.price is None else plain(self.price),
+            stop_price=None if self.stop_price is None else plain(self.stop_price),
             reduce_only=self.reduce_only,
         )
 
@@ -348,6 +400,9 @@ class EventKind(models.TextChoices):
     ORDER_CANCEL_REQUESTED = "order_cancel_requested"
     FILL_RECORDED = "fill_recorded"
     POSITION_EXITS_SET = "position_exits_set"
+    PARENT_ORDER_CREATED = "parent_order_created"
+    PARENT_ORDER_STEPPED = "parent_order_stepped"
+    PARENT_ORDER_ENDED = "parent_order_ended"
     EXIT_TRIGGERED = "exit_triggered"
     DAILY_LOSS_LIMIT_BREACHED = "daily_loss_limit_breached"
     VENUE_ERROR = "venue_error"

@@ -5,5 +5,8 @@ Sent on commit of the transaction that wrote the row; receivers must be idempote
 
 from django.dispatch import Signal
 
-# kwargs: fill_id (int), order_id (UUID), account_id (int)
+# kwargs: fill_id (int), order_id (UUID), account_id (int), parent_id (str | None)
 fill_committed = Signal()
+
+# kwargs: order_id (UUID), parent_id (str | None), status (str)
+order_status_committed = Signal()

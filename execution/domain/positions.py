@@ -70,6 +70,20 @@ class FillEffect:
         )
 
 
+def fee_in_quote(
+    *, fee: Decimal, fee_currency: str, base: str, quote: str, price: Decimal
+) -> Decimal:
+    """P&L is kept in the quote currency; a fee charged in the base converts at the fill price."""
+    if fee_currency == quote:
+        return fee
+    if fee_currency == base:
+        with exact():
+            return quantize(fee * price)
+    raise DomainError(
+        f"fee currency {fee_currency!r} is neither the base {base!r} nor the quote {quote!r}"
+    )
+
+
 def apply_fill(state: PositionState, fill: FillEvent) -> FillEffect:
     """Apply one fill to a position (average-cost method)."""
     with exact():

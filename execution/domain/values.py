@@ -90,6 +90,15 @@ def to_positive(value: object, *, field: str) -> Decimal:
     return result
 
 
+def plain(value: Decimal) -> Decimal:
+    """The same number without trailing zeros or exponent notation: a database column gives
+    0.100000000000000000, and messages should say 0.1."""
+    normalized = value.normalize(DOMAIN_CONTEXT)
+    exponent = normalized.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return normalized if exponent <= 0 else normalized.quantize(Decimal(1), context=DOMAIN_CONTEXT)
+
+
 def quantize(value: Decimal) -> Decimal:
     """Round to the stored precision (banker's rounding: no drift up or down on average)."""
     return value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=DOMAIN_CONTEXT)

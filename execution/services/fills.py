@@ -27,7 +27,7 @@ from django.utils.dateparse import parse_datetime
 
 from execution.domain.errors import DomainError
 from execution.domain.orders import FillEvent, OrderStatus, status_after_fill
-from execution.domain.positions import PositionState, apply_fill
+from execution.domain.positions import PositionState, apply_fill, fee_in_quote
 from execution.domain.values import Liquidity, Side, exact, quantize, to_decimal, to_positive
 from execution.models import EventKind, Fill, Order, Position
 from execution.services.notify import on_commit_broadcast
@@ -86,20 +86,6 @@ def fill_input(fill: VenueFill) -> FillInput:
     )  # fmt: skip
 
 
-def fee_in_quote(
-    *, fee: Decimal, fee_currency: str, base: str, quote: str, price: Decimal
-) -> Decimal:
-    """P&L is kept in the quote currency; a fee charged in the base converts at the fill price."""
-    if fee_currency == quote:
-        return fee
-    if fee_currency == base:
-        with exact():
-            return quantize(fee * price)
-    raise DomainError(
-        f"fee currency {fee_currency!r} is neither the base {base!r} nor the quote {quote!r}"
-    )
-
-
 def position_ensure(*, account_id: int, instrument_id: int) -> None:
     """Create the flat position row if it is missing; two writers doing it at once is fine."""
     Position.objects.bulk_create(
@@ -136,9 +122,9 @@ def _run(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any
 
 _LOCK_SQL = """
 SELECT o.status, o.quantity, o.filled_quantity, o.filled_notional, o.side, o.client_order_id,
-       o.account_id, i.symbol, i.base_currency, i.quote_currency, i.lot_size, i.mark_price,
-       i.marked_at, a.owner_id, p.id, p.quantity, p.cost_basis, p.realized_pnl, p.fees_paid,
-       p.mark_price, p.marked_at, p.leverage, p.opened_at
+       o.account_id, o.parent_id, i.symbol, i.base_currency, i.quote_currency, i.lot_size,
+       i.mark_price, i.marked_at, a.owner_id, p.id, p.quantity, p.cost_basis, p.realized_pnl,
+       p.fees_paid, p.mark_price, p.marked_at, p.leverage, p.opened_at
 FROM execution_order o
 JOIN execution_instrument i ON i.id = o.instrument_id
 JOIN execution_account a ON a.id = o.account_id
@@ -177,6 +163,7 @@ class _Locked:
     side: Side
     client_order_id: str
     account_id: int
+    parent_id: str | None
     symbol: str
     base_currency: str
     quote_currency: str
@@ -193,17 +180,24 @@ class _Locked:
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> _Locked:
+        (status, quantity, filled, notional, side, client_order_id, account_id, parent_id,
+         symbol, base, quote, lot, instrument_mark, instrument_marked_at, owner_id,
+         position_id, position_quantity, cost_basis, realized, fees, position_mark,
+         position_marked_at, leverage, opened_at) = row  # fmt: skip
         return cls(
-            status=OrderStatus(row[0]), quantity=_decimal(row[1]),
-            filled_quantity=_decimal(row[2]), filled_notional=_decimal(row[3]),
-            side=Side(row[4]), client_order_id=row[5], account_id=row[6], symbol=row[7],
-            base_currency=row[8], quote_currency=row[9], lot_size=_decimal(row[10]),
-            instrument_mark=_optional_decimal(row[11]), instrument_marked_at=_datetime(row[12]),
-            owner_id=row[13], position_id=row[14],
-            position=PositionState(quantity=_decimal(row[15]), cost_basis=_decimal(row[16]),
-                                   realized_pnl=_decimal(row[17]), fees_paid=_decimal(row[18])),
-            position_mark=_optional_decimal(row[19]), position_marked_at=_datetime(row[20]),
-            leverage=_decimal(row[21]), opened_at=_datetime(row[22]),
+            status=OrderStatus(status), quantity=_decimal(quantity),
+            filled_quantity=_decimal(filled), filled_notional=_decimal(notional),
+            side=Side(side), client_order_id=client_order_id, account_id=account_id,
+            parent_id=parent_id, symbol=symbol, base_currency=base, quote_currency=quote,
+            lot_size=_decimal(lot), instrument_mark=_optional_decimal(instrument_mark),
+            instrument_marked_at=_datetime(instrument_marked_at), owner_id=owner_id,
+            position_id=position_id,
+            position=PositionState(quantity=_decimal(position_quantity),
+                                   cost_basis=_decimal(cost_basis),
+                                   realized_pnl=_decimal(realized), fees_paid=_decimal(fees)),
+            position_mark=_optional_decimal(position_mark),
+            position_marked_at=_datetime(position_marked_at), leverage=_decimal(leverage),
+            opened_at=_datetime(opened_at),
         )  # fmt: skip
 
 
@@ -399,7 +393,7 @@ def fills_record(
     for trade_id in new:
         transaction.on_commit(
             partial(fill_committed.send, sender=Fill, fill_id=new_ids[trade_id],
-                    order_id=order_uuid, account_id=account_id)
+                    order_id=order_uuid, account_id=account_id, parent_id=locked.parent_id)
         )  # fmt: skip
     for payload in pushes:
         on_commit_broadcast(owner_id=locked.owner_id, kind="fill", payload=payload)

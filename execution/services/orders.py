@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -26,14 +27,15 @@ from execution.domain.orders import (
     check_transition,
 )
 from execution.domain.risk import check_order
-from execution.domain.values import exact, to_decimal
-from execution.models import Account, EventKind, Instrument, Order
+from execution.domain.values import exact, plain, to_decimal
+from execution.models import Account, EventKind, Instrument, Order, ParentOrder
 from execution.selectors import account_risk
 from execution.services.accounts import account_day_open, account_loss_limit_breach
 from execution.services.events import event_append
 from execution.services.fills import fill_input, fills_record
 from execution.services.notify import on_commit_broadcast
 from execution.services.venues import venue_for_account
+from execution.signals import order_status_committed
 from execution.venues.base import VenueError, VenueOrderReport, VenueTimeout
 
 
@@ -79,7 +81,7 @@ def order_place(
     time_in_force: str = TimeInForce.GTC,
     reduce_only: bool = False,
     client_order_id: str | None = None,
-    parent_id: UUID | None = None,
+    parent_id: str | None = None,
     strategy_id: int | None = None,
     actor: str = "system",
     submit: bool = True,
@@ -114,10 +116,22 @@ def order_place(
             f"{symbol} is quoted in {instrument.quote_currency}, account {account.name!r} holds "
             f"{account.base_currency}"
         )
-    if parent_id is not None and not Order.objects.filter(pk=parent_id, account=account).exists():
-        raise DomainError(f"parent order {parent_id} is not an order of this account")
-    day = account_day_open(account=account)
+    if (
+        parent_id is not None
+        and not ParentOrder.objects.filter(pk=parent_id, account=account).exists()
+    ):
+        raise DomainError(f"parent order {parent_id} is not a parent order of this account")
     cid = client_order_id or new_client_order_id()
+    if client_order_id is not None:
+        # A retry answers before anything is written (checked again under the lock below).
+        existing = (
+            Order.objects.filter(client_order_id=cid)
+            .select_related("instrument", "account")
+            .first()
+        )
+        if existing is not None:
+            return _same_order(existing, account, request)
+    day = account_day_open(account=account)
 
     with transaction.atomic():
         # One order at a time per account: two orders must not both spend the same balance.
@@ -252,6 +266,10 @@ def order_status_set(
     if reason:
         order.error = reason
     order.save(update_fields=["status", "error", "updated_at"])
+    transaction.on_commit(
+        partial(order_status_committed.send, sender=Order, order_id=order.pk,
+                parent_id=order.parent_id, status=status)
+    )  # fmt: skip
     event_append(
         kind=EventKind.ORDER_STATUS_CHANGED,
         actor=actor,
@@ -351,7 +369,8 @@ def order_amend(
         raise DomainError(f"a {order.order_type} order has no limit price to amend")
     if new_quantity <= order.filled_quantity:
         raise DomainError(
-            f"new quantity {new_quantity} must be above the {order.filled_quantity} already filled"
+            f"new quantity {new_quantity} must be above the {plain(order.filled_quantity)} "
+            "already filled"
         )
     instrument = order.instrument
     request = OrderRequest.build(

@@ -146,6 +146,15 @@ def paper_venues(*, latest_book: Book | None = None) -> list[PaperVenue]:
         return list(_paper_venues.values())
 
 
+def paper_touch(symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
+    """Best bid, best ask and time of the latest paper book of ``symbol``, if any."""
+    with _lock:
+        book = _latest_books.get(symbol)
+    if book is None or not book[1] or not book[2]:
+        return None
+    return book[1][0][0], book[2][0][0], book[3]
+
+
 def paper_reset() -> None:
     """Forget every paper venue and book of this process (tests start from a clean market)."""
     with _lock:

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from execution.domain.orders import OPEN_STATUSES
+from execution.domain.metrics import (
+    ClosedTrade,
+    EquityPoint,
+    PerformanceSummary,
+    average_trade,
+    closed_trades,
+    profit_factor,
+    summarize,
+    win_rate,
+)
+from execution.domain.orders import OPEN_STATUSES, FillEvent, OrderStatus
+from execution.domain.positions import fee_in_quote
 from execution.domain.risk import AccountRisk
-from execution.domain.values import ZERO, exact
+from execution.domain.values import ZERO, Liquidity, Side, exact, plain
 from execution.models import (
     Account,
     AccountDay,
@@ -94,7 +107,7 @@ def account_risk(account: Account, instrument: Instrument, day: AccountDay) -> A
         start_of_day_equity=day.start_equity,
         loss_limit_breached=day.loss_limit_breached_at is not None,
         position_quantity=position_quantity,
-        mid_price=instrument.mark_price,
+        mid_price=None if instrument.mark_price is None else plain(instrument.mark_price),
         taker_fee_rate=Decimal(settings.PAPER_TAKER_FEE_RATE),
     )
 
@@ -121,3 +134,284 @@ def fills_for_owner(owner_id: int) -> QuerySet[Fill]:
 
 def events_for_owner(owner_id: int) -> QuerySet[ExecutionEvent]:
     return ExecutionEvent.objects.filter(account__owner_id=owner_id)
+
+
+# --- the REST API's reads (execution/api) -----------------------------------------------------
+
+
+def instrument_active(symbol: str) -> Instrument | None:
+    """The instrument orders can be placed in under ``symbol``, or None."""
+    return Instrument.objects.filter(symbol=symbol, is_active=True).first()
+
+
+def instrument_exists(symbol: str) -> bool:
+    return Instrument.objects.filter(symbol=symbol).exists()
+
+
+def open_orders_for_owner(owner_id: int) -> QuerySet[Order]:
+    return orders_for_owner(owner_id).filter(status__in=OPEN_STATUSES)
+
+
+def orders_to_reconcile_for_owner(owner_id: int, *, account_id: int | None = None) -> list[Order]:
+    """Open orders that were sent to a venue: the ones whose venue may know more than we do."""
+    orders = open_orders_for_owner(owner_id).filter(sent_at__isnull=False)
+    if account_id is not None:
+        orders = orders.filter(account_id=account_id)
+    return list(orders.order_by("created_at", "pk"))
+
+
+def positions_in_instrument_for_owner(
+    owner_id: int, symbol: str, *, account_id: int | None = None
+) -> QuerySet[Position]:
+    positions = positions_for_owner(owner_id).filter(instrument__symbol=symbol)
+    if account_id is not None:
+        positions = positions.filter(account_id=account_id)
+    return positions.order_by("account_id")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOverview:
+    account: Account
+    valuation: AccountValuation
+
+
+def account_overviews_for_owner(owner_id: int) -> list[AccountOverview]:
+    return [
+        AccountOverview(account=account, valuation=account_valuation(account))
+        for account in accounts_for_owner(owner_id).order_by("pk")
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentActivity:
+    """Trading in one instrument, all time. Fees and P&L are in its quote currency."""
+
+    symbol: str
+    quote_currency: str
+    fill_count: int
+    volume: Decimal  # base quantity traded, buys and sells alike
+    notional: Decimal  # quantity x price traded
+    fees: Decimal
+    realized_pnl: Decimal  # net of fees
+    unrealized_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTotals:
+    currency: str
+    notional: Decimal
+    fees: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStatistics:
+    order_count: int
+    orders_by_status: dict[str, int]
+    fill_count: int
+    instruments: list[InstrumentActivity]
+    totals: list[CurrencyTotals]  # one per quote currency: amounts in two never add up
+
+
+def trading_statistics_for_owner(
+    owner_id: int, *, account_id: int | None = None
+) -> TradingStatistics:
+    """Counts from orders and fills; volume and notional from the orders' exact fill sums;
+    fees and P&L from the positions, which keep them in the quote currency."""
+    orders = Order.objects.filter(account__owner_id=owner_id)
+    fills = Fill.objects.filter(order__account__owner_id=owner_id)
+    positions = Position.objects.filter(account__owner_id=owner_id)
+    if account_id is not None:
+        orders = orders.filter(account_id=account_id)
+        fills = fills.filter(order__account_id=account_id)
+        positions = positions.filter(account_id=account_id)
+
+    by_status = {status.value: 0 for status in OrderStatus}
+    for row in orders.values("status").annotate(n=Count("pk")).order_by():
+        by_status[row["status"]] = row["n"]
+    fill_counts = {
+        row["order__instrument__symbol"]: row["n"]
+        for row in fills.values("order__instrument__symbol").annotate(n=Count("pk")).order_by()
+    }
+    traded = {
+        row["instrument__symbol"]: row
+        for row in orders.filter(filled_quantity__gt=0)
+        .values("instrument__symbol")
+        .annotate(volume=Sum("filled_quantity"), notional=Sum("filled_notional"))
+        .order_by()
+    }
+    held = {
+        row["instrument__symbol"]: row
+        for row in positions.values("instrument__symbol")
+        .annotate(
+            fees=Sum("fees_paid"), realized=Sum("realized_pnl"), unrealized=Sum("unrealized_pnl")
+        )
+        .order_by()
+    }
+    symbols = sorted(set(fill_counts) | set(traded) | set(held))
+    quotes = dict(
+        Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "quote_currency")
+    )
+    instruments = [
+        InstrumentActivity(
+            symbol=symbol,
+            quote_currency=quotes[symbol],
+            fill_count=fill_counts.get(symbol, 0),
+            volume=traded.get(symbol, {}).get("volume") or ZERO,
+            notional=traded.get(symbol, {}).get("notional") or ZERO,
+            fees=held.get(symbol, {}).get("fees") or ZERO,
+            realized_pnl=held.get(symbol, {}).get("realized") or ZERO,
+            unrealized_pnl=held.get(symbol, {}).get("unrealized") or ZERO,
+        )
+        for symbol in symbols
+    ]
+    totals: dict[str, CurrencyTotals] = {}
+    with exact():
+        for activity in instruments:
+            so_far = totals.get(activity.quote_currency) or CurrencyTotals(
+                activity.quote_currency, ZERO, ZERO, ZERO, ZERO
+            )
+            totals[activity.quote_currency] = CurrencyTotals(
+                currency=activity.quote_currency,
+                notional=so_far.notional + activity.notional,
+                fees=so_far.fees + activity.fees,
+                realized_pnl=so_far.realized_pnl + activity.realized_pnl,
+                unrealized_pnl=so_far.unrealized_pnl + activity.unrealized_pnl,
+            )
+    return TradingStatistics(
+        order_count=sum(by_status.values()),
+        orders_by_status=by_status,
+        fill_count=sum(fill_counts.values()),
+        instruments=instruments,
+        totals=[totals[currency] for currency in sorted(totals)],
+    )
+
+
+def closed_trades_for_account(
+    account: Account, *, symbol: str | None = None, until: datetime | None = None
+) -> list[ClosedTrade]:
+    """Round trips closed by the account's fills (before ``until``), instrument by instrument,
+    by the same accounting as its positions; in the order they closed."""
+    fills = Fill.objects.filter(order__account=account)
+    if symbol is not None:
+        fills = fills.filter(order__instrument__symbol=symbol)
+    if until is not None:
+        fills = fills.filter(filled_at__lt=until)
+    rows = fills.order_by("order__instrument_id", "filled_at", "pk").values_list(
+        "order__instrument_id",
+        "order__instrument__base_currency",
+        "order__instrument__quote_currency",
+        "order__side",
+        "venue_trade_id",
+        "quantity",
+        "price",
+        "fee",
+        "fee_currency",
+        "liquidity",
+        "filled_at",
+    )
+    trades: list[ClosedTrade] = []
+    for _instrument, group in groupby(rows, key=itemgetter(0)):
+        events = []
+        for _, base, quote, side, trade_id, qty, price, fee, fee_currency, liquidity, at in group:
+            fee_quote = fee_in_quote(
+                fee=fee, fee_currency=fee_currency, base=base, quote=quote, price=price
+            )
+            events.append(
+                (
+                    at,
+                    FillEvent(
+                        fill_id=trade_id,
+                        side=Side(side),
+                        quantity=qty,
+                        price=price,
+                        fee=fee_quote,
+                        liquidity=Liquidity(liquidity),
+                    ),
+                )
+            )
+        trades.extend(closed_trades(events))
+    return sorted(trades, key=lambda trade: trade.closed_at)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def equity_curve_for_account(
+    account: Account, *, start_date: date | None = None, end_date: date | None = None
+) -> list[EquityPoint]:
+    """Each UTC day's opening equity (AccountDay.start_equity) at 00:00 UTC, then the current
+    equity now when the range reaches today. A day without a row is skipped."""
+    days = AccountDay.objects.filter(account=account)
+    if start_date is not None:
+        days = days.filter(day__gte=start_date)
+    if end_date is not None:
+        days = days.filter(day__lte=end_date)
+    curve: list[EquityPoint] = [
+        (_day_start(day), equity)
+        for day, equity in days.order_by("day").values_list("day", "start_equity")
+    ]
+    now = timezone.now()
+    if (end_date is None or end_date >= utc_today()) and (not curve or now > curve[-1][0]):
+        curve.append((now, account_valuation(account).equity))
+    return curve
+
+
+PERIODS_PER_YEAR_DAILY = 365.0  # daily points of a market open every day
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPerformance:
+    account: Account
+    start_date: date | None
+    end_date: date | None
+    symbol: str | None
+    trade_count: int
+    win_rate: float
+    profit_factor: float | None
+    average_trade: Decimal
+    net_pnl: Decimal
+    fees: Decimal
+    equity_curve: list[EquityPoint]
+    curve: PerformanceSummary | None  # None with fewer than two points or a non-positive one
+
+
+def account_performance(
+    account: Account,
+    *,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    symbol: str | None = None,
+) -> AccountPerformance:
+    """Trade statistics of the round trips closed in the date range (in ``symbol`` only, if
+    given) and return statistics of the account's daily equity curve over the range."""
+    until = None if end_date is None else _day_start(end_date + timedelta(days=1))
+    since = None if start_date is None else _day_start(start_date)
+    trades = [
+        trade
+        for trade in closed_trades_for_account(account, symbol=symbol, until=until)
+        if since is None or trade.closed_at >= since
+    ]
+    curve = equity_curve_for_account(account, start_date=start_date, end_date=end_date)
+    summary = None
+    if len(curve) >= 2 and all(equity > 0 for _, equity in curve):
+        summary = summarize(curve, trades, PERIODS_PER_YEAR_DAILY)
+    with exact():
+        net_pnl = sum((trade.net_pnl for trade in trades), ZERO)
+        fees = sum((trade.fees for trade in trades), ZERO)
+    return AccountPerformance(
+        account=account,
+        start_date=start_date,
+        end_date=end_date,
+        symbol=symbol,
+        trade_count=len(trades),
+        win_rate=win_rate(trades),
+        profit_factor=profit_factor(trades),
+        average_trade=average_trade(trades),
+        net_pnl=net_pnl,
+        fees=fees,
+        equity_curve=curve,
+        curve=summary,
+    )

@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from this machine: no CDN
     "channels",
     "execution",
     "mlmodels",
@@ -146,6 +150,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "execution.open_account_days",
         "schedule": crontab(minute=0, hour=0),
     },
+    # Execution algorithms keep their next due time in the database; this wakes them.
+    "run-due-parent-orders": {"task": "execution.run_due_parent_orders", "schedule": 1.0},
 }
 
 # --- auth, i18n, static ----------------------------------------------------------------------
@@ -166,12 +172,60 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# --- REST API ----------------------------------------------------------------------------------
+# Requests per client: "N/second", "N/minute", "N/hour" or "N/day"; "off" switches a limit off.
+# Counters live in the default cache, so each process counts its own requests.
+API_THROTTLE_USER = env_str("API_THROTTLE_USER", "100/second")
+API_THROTTLE_ANON = env_str("API_THROTTLE_ANON", "60/minute")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous caller gets 401 with "WWW-Authenticate: Token".
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "execution.api.parsers.DecimalJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "execution.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "execution.api.throttling.AnonThrottle",
+        "execution.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": None if API_THROTTLE_ANON.lower() == "off" else API_THROTTLE_ANON,
+        "user": None if API_THROTTLE_USER.lower() == "off" else API_THROTTLE_USER,
+    },
+    "EXCEPTION_HANDLER": "execution.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trading platform API",
+    "DESCRIPTION": (
+        "Orders, positions, trades, performance and accounts of the authenticated user. "
+        "Authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/ with your "
+        "username and password, or `manage.py drf_create_token <user>`) or a session. "
+        "Amounts are decimal strings. Every error has the same shape: `detail` (a sentence), "
+        "`code`, `errors` (messages by field) and, for rule and risk refusals, `violations`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+/[a-z]+",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderSideEnum": "execution.api.serializers.ORDER_SIDES",
+        "PositionSideEnum": "execution.api.serializers.POSITION_SIDES",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

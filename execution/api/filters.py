@@ -1,0 +1,94 @@
+"""Query filters of the list endpoints (django-filter)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as filters
+from django import forms
+from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from execution.domain.orders import OrderStatus, OrderType
+from execution.domain.values import Liquidity, Side
+from execution.models import Fill, Order, Position
+
+BIGINT_MAX = 2**63 - 1
+
+
+def _choices(enum: Any) -> list[tuple[str, str]]:
+    return [(member.value, member.value) for member in enum]
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.Filter):
+    """A whole number (the database would read an id of 1.5 as 1), within a bigint."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(**kwargs)
+
+
+class SymbolFilter(filters.CharFilter):
+    """An instrument symbol, in any case (BTC-USDT, btc-usdt)."""
+
+    def filter(self, qs: QuerySet[Any], value: str) -> QuerySet[Any]:
+        filtered: QuerySet[Any] = super().filter(qs, value.strip().upper() if value else value)
+        return filtered
+
+
+class OrderFilter(filters.FilterSet):
+    symbol = SymbolFilter(field_name="instrument__symbol", help_text="Instrument, e.g. BTC-USDT.")
+    status = filters.MultipleChoiceFilter(
+        choices=_choices(OrderStatus), help_text="Repeat for several: status=new&status=filled."
+    )
+    side = filters.ChoiceFilter(choices=_choices(Side))
+    order_type = filters.ChoiceFilter(choices=_choices(OrderType))
+    strategy_id = IdFilter(help_text="Orders of one strategy.")
+    account = IdFilter(field_name="account_id", help_text="One of your account ids.")
+    client_order_id = filters.CharFilter()
+    created = filters.DateFromToRangeFilter(
+        field_name="created_at",
+        help_text="created_after and created_before: UTC dates, both inclusive.",
+    )
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+
+class TradeFilter(filters.FilterSet):
+    symbol = SymbolFilter(field_name="order__instrument__symbol", help_text="e.g. BTC-USDT.")
+    side = filters.ChoiceFilter(field_name="order__side", choices=_choices(Side))
+    liquidity = filters.ChoiceFilter(choices=_choices(Liquidity))
+    account = IdFilter(field_name="order__account_id", help_text="One of your account ids.")
+    order = filters.UUIDFilter(field_name="order_id", help_text="Fills of one order.")
+    strategy_id = IdFilter(field_name="order__strategy_id", help_text="Fills of one strategy.")
+    filled = filters.DateFromToRangeFilter(
+        field_name="filled_at",
+        help_text="filled_after and filled_before: UTC dates, both inclusive.",
+    )
+
+    class Meta:
+        model = Fill
+        fields: list[str] = []
+
+
+class PositionFilter(filters.FilterSet):
+    symbol = SymbolFilter(field_name="instrument__symbol", help_text="e.g. BTC-USDT.")
+    account = IdFilter(field_name="account_id", help_text="One of your account ids.")
+    open = filters.BooleanFilter(
+        method="filter_open", help_text="true: only positions that are not flat; false: flat."
+    )
+
+    class Meta:
+        model = Position
+        fields: list[str] = []
+
+    def filter_open(self, qs: QuerySet[Position], name: str, value: bool) -> QuerySet[Position]:
+        flat = Q(quantity=0)
+        return qs.exclude(flat) if value else qs.filter(flat)

@@ -1,0 +1,460 @@
+"""Serializers: they check the shape of a request; the trading rules stay in the services."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from execution import selectors
+from execution.domain.orders import (
+    CLIENT_ORDER_ID,
+    CLIENT_ORDER_ID_MAX,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from execution.domain.values import DECIMAL_PLACES, MAX_DIGITS, Liquidity, Side, quantize
+from execution.models import Account, AccountMode, Fill, Order, Position
+
+BIGINT_MAX = 2**63 - 1
+ORDER_SIDES = [side.value for side in Side]
+POSITION_SIDES = ["long", "short", "flat"]
+
+
+class AmountField(serializers.DecimalField):
+    """A price, quantity or money amount as a decimal string ("20000.5"), at the project's
+    precision. Input is kept exactly as sent (no rounding); output drops trailing zeros."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", MAX_DIGITS)
+        kwargs.setdefault("decimal_places", DECIMAL_PLACES)
+        kwargs.setdefault("normalize_output", True)
+        super().__init__(**kwargs)
+
+    def quantize(self, value: Decimal) -> Decimal:
+        # validate_precision has checked the digits: padding 0.5 to 0.500000000000000000 would
+        # only make the trading rules' messages harder to read.
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        # A computed ratio may carry more places than the column: round it, as a column would.
+        if value is None:
+            return None
+        return super().to_representation(quantize(Decimal(value)))
+
+
+class ModelSerializer(serializers.ModelSerializer[Any]):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: AmountField,
+    }
+
+
+class StrictFieldsMixin:
+    """Refuse fields the endpoint does not take: a misspelt ``reduceOnly`` must not be
+    silently ignored on a trading API."""
+
+    initial_data: Any
+    fields: Any
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, Mapping):
+            # The browsable API's HTML forms send their CSRF token as a field.
+            unknown = sorted(set(self.initial_data) - set(self.fields) - {"csrfmiddlewaretoken"})
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field is not accepted here."] for name in unknown}
+                )
+        return attrs
+
+
+def _values(enum: Any) -> list[str]:
+    return [member.value for member in enum]
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+class OrderSerializer(ModelSerializer):
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+    remaining_quantity = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "client_order_id",
+            "venue_order_id",
+            "account",
+            "symbol",
+            "strategy_id",
+            "side",
+            "order_type",
+            "time_in_force",
+            "quantity",
+            "price",
+            "stop_price",
+            "reduce_only",
+            "status",
+            "filled_quantity",
+            "remaining_quantity",
+            "filled_notional",
+            "average_fill_price",
+            "error",
+            "created_at",
+            "updated_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(AmountField(read_only=True))
+    def get_remaining_quantity(self, order: Order) -> str:
+        return str(AmountField().to_representation(order.quantity - order.filled_quantity))
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class AccountChoiceField(serializers.PrimaryKeyRelatedField[Account]):
+    """One of the caller's accounts, by id; anyone else's reads as not found."""
+
+    default_error_messages = {
+        "does_not_exist": "account {pk_value} is not one of your accounts.",
+        "incorrect_type": "Incorrect type. Expected an account id (an integer), got {data_type}.",
+    }
+
+    def get_queryset(self) -> Any:
+        request = self.context["request"]
+        return selectors.accounts_for_owner(request.user.pk)
+
+    def to_internal_value(self, data: Any) -> Account:
+        # Only whole numbers: the database would read 1.5 as account 1.
+        if isinstance(data, str) and re.fullmatch(r"\s*\d{1,19}\s*", data, re.ASCII):
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < data <= BIGINT_MAX:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class OrderPlaceSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    account = AccountChoiceField(
+        required=False,
+        help_text="Id of one of your accounts; may be left out when you have only one.",
+    )
+    symbol = serializers.CharField(max_length=40, help_text="Instrument, e.g. BTC-USDT.")
+    side = serializers.ChoiceField(choices=_values(Side))
+    order_type = serializers.ChoiceField(choices=_values(OrderType))
+    quantity = AmountField(help_text="In the base currency; a multiple of the lot size.")
+    price = AmountField(
+        required=False, allow_null=True, help_text="Limit price: limit and stop_limit only."
+    )
+    stop_price = AmountField(
+        required=False,
+        allow_null=True,
+        help_text="Trigger price: stop_market and stop_limit only.",
+    )
+    time_in_force = serializers.ChoiceField(
+        choices=_values(TimeInForce), default=TimeInForce.GTC.value
+    )
+    reduce_only = serializers.BooleanField(default=False)
+    client_order_id = serializers.CharField(
+        required=False,
+        max_length=CLIENT_ORDER_ID_MAX,
+        help_text="Your id for the order (1 to 32 letters or digits). Sending the same id "
+        "with the same terms again returns the existing order instead of placing another.",
+    )
+
+    def validate_client_order_id(self, value: str) -> str:
+        if not CLIENT_ORDER_ID.fullmatch(value):
+            raise serializers.ValidationError(
+                f"client order id must be 1 to {CLIENT_ORDER_ID_MAX} letters or digits"
+            )
+        return value
+
+    def validate_symbol(self, value: str) -> str:
+        symbol = value.strip().upper()
+        if selectors.instrument_active(symbol) is None:
+            raise serializers.ValidationError(f"unknown instrument {value!r}")
+        return symbol
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if "account" not in attrs:
+            accounts = list(selectors.accounts_for_owner(self.context["request"].user.pk)[:2])
+            if len(accounts) != 1:
+                raise serializers.ValidationError(
+                    {
+                        "account": [
+                            "You have no trading account."
+                            if not accounts
+                            else "You have several accounts: say which one."
+                        ]
+                    }
+                )
+            attrs["account"] = accounts[0]
+        return attrs
+
+
+class OrderAmendSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    quantity = AmountField(required=False, help_text="New total quantity (filled part included).")
+    price = AmountField(required=False, help_text="New limit price.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not attrs:
+            raise serializers.ValidationError("An amendment needs a new quantity or a new price.")
+        return attrs
+
+
+# --- positions ----------------------------------------------------------------------------------
+
+
+class PositionSerializer(ModelSerializer):
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+    side = serializers.SerializerMethodField(help_text="long, short or flat")
+
+    class Meta:
+        model = Position
+        fields = [
+            "id",
+            "account",
+            "symbol",
+            "side",
+            "quantity",
+            "average_entry_price",
+            "cost_basis",
+            "mark_price",
+            "marked_at",
+            "unrealized_pnl",
+            "realized_pnl",
+            "fees_paid",
+            "leverage",
+            "margin",
+            "stop_loss_price",
+            "take_profit_price",
+            "opened_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=POSITION_SIDES))
+    def get_side(self, position: Position) -> str:
+        if position.quantity > 0:
+            return "long"
+        return "short" if position.quantity < 0 else "flat"
+
+
+class AccountQuerySerializer(serializers.Serializer[Any]):
+    account = serializers.IntegerField(
+        required=False, min_value=1, max_value=BIGINT_MAX, help_text="One of your account ids."
+    )
+
+
+class PositionsSyncSerializer(StrictFieldsMixin, AccountQuerySerializer):
+    pass
+
+
+class SyncErrorSerializer(serializers.Serializer[Any]):
+    order_id = serializers.UUIDField()
+    client_order_id = serializers.CharField()
+    message = serializers.CharField()
+
+
+class PositionsSyncResultSerializer(serializers.Serializer[Any]):
+    checked = serializers.IntegerField(help_text="Open sent orders asked about at their venue.")
+    changed = OrderSerializer(many=True, help_text="Orders the venue's answer changed.")
+    unsettled = SyncErrorSerializer(many=True, help_text="Orders the venue could not settle.")
+    positions = PositionSerializer(many=True)
+
+
+# --- trades -------------------------------------------------------------------------------------
+
+
+class TradeSerializer(ModelSerializer):
+    order = serializers.UUIDField(source="order_id", read_only=True)
+    client_order_id = serializers.CharField(source="order.client_order_id", read_only=True)
+    account = serializers.IntegerField(source="order.account_id", read_only=True)
+    symbol = serializers.CharField(source="order.instrument.symbol", read_only=True)
+    side = serializers.ChoiceField(source="order.side", choices=_values(Side), read_only=True)
+    liquidity = serializers.ChoiceField(choices=_values(Liquidity), read_only=True)
+    notional = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Fill
+        fields = [
+            "id",
+            "order",
+            "client_order_id",
+            "account",
+            "symbol",
+            "side",
+            "quantity",
+            "price",
+            "notional",
+            "fee",
+            "fee_currency",
+            "liquidity",
+            "venue_trade_id",
+            "filled_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(AmountField(read_only=True))
+    def get_notional(self, fill: Fill) -> str:
+        return str(AmountField().to_representation(fill.quantity * fill.price))
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+class ValuationSerializer(serializers.Serializer[Any]):
+    currency = serializers.CharField()
+    deposited = AmountField()
+    realized_pnl = AmountField(help_text="Net of fees.")
+    unrealized_pnl = AmountField()
+    margin_in_use = AmountField()
+    reserved_by_orders = AmountField()
+    cash = AmountField(help_text="Deposited plus realized P&L.")
+    equity = AmountField(help_text="Cash plus unrealized P&L.")
+    available = AmountField(help_text="Cash less margin in use and what open orders reserve.")
+
+
+class AccountSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="account.pk")
+    name = serializers.CharField(source="account.name")
+    mode = serializers.ChoiceField(source="account.mode", choices=AccountMode.values)
+    base_currency = serializers.CharField(source="account.base_currency")
+    created_at = serializers.DateTimeField(source="account.created_at")
+    min_order_quantity = AmountField(source="account.min_order_quantity", allow_null=True)
+    max_order_quantity = AmountField(source="account.max_order_quantity", allow_null=True)
+    max_order_value = AmountField(source="account.max_order_value", allow_null=True)
+    max_price_deviation = AmountField(source="account.max_price_deviation")
+    daily_loss_limit = AmountField(source="account.daily_loss_limit")
+    max_position_value = AmountField(source="account.max_position_value")
+    valuation = ValuationSerializer()
+
+
+# --- statistics and performance -----------------------------------------------------------------
+
+
+class InstrumentActivitySerializer(serializers.Serializer[Any]):
+    symbol = serializers.CharField()
+    quote_currency = serializers.CharField()
+    fill_count = serializers.IntegerField()
+    volume = AmountField(help_text="Base quantity traded, buys and sells alike.")
+    notional = AmountField(help_text="Quantity times price traded, in the quote currency.")
+    fees = AmountField()
+    realized_pnl = AmountField(help_text="Net of fees.")
+    unrealized_pnl = AmountField()
+
+
+class CurrencyTotalsSerializer(serializers.Serializer[Any]):
+    currency = serializers.CharField()
+    notional = AmountField()
+    fees = AmountField()
+    realized_pnl = AmountField()
+    unrealized_pnl = AmountField()
+
+
+class StatisticsSerializer(serializers.Serializer[Any]):
+    order_count = serializers.IntegerField()
+    orders_by_status = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Every status: " + ", ".join(_values(OrderStatus)) + ".",
+    )
+    fill_count = serializers.IntegerField()
+    instruments = InstrumentActivitySerializer(many=True)
+    totals = CurrencyTotalsSerializer(many=True, help_text="One entry per quote currency.")
+
+
+class PerformanceQuerySerializer(AccountQuerySerializer):
+    start_date = serializers.DateField(required=False, help_text="First UTC day, inclusive.")
+    end_date = serializers.DateField(required=False, help_text="Last UTC day, inclusive.")
+    instrument = serializers.CharField(
+        required=False, max_length=40, help_text="Only round trips in this symbol."
+    )
+
+    def validate_instrument(self, value: str) -> str:
+        symbol = value.strip().upper()
+        if not selectors.instrument_exists(symbol):
+            raise serializers.ValidationError(f"unknown instrument {value!r}")
+        return symbol
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if start is not None and end is not None and start > end:
+            raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
+        return attrs
+
+
+class EquityPointSerializer(serializers.Serializer[Any]):
+    at = serializers.SerializerMethodField()
+    equity = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_at(self, point: tuple[Any, Decimal]) -> str:
+        return str(serializers.DateTimeField().to_representation(point[0]))
+
+    @extend_schema_field(AmountField(read_only=True))
+    def get_equity(self, point: tuple[Any, Decimal]) -> str:
+        return str(AmountField().to_representation(point[1]))
+
+
+class SecondsField(serializers.FloatField):
+    """A duration in seconds."""
+
+    def to_representation(self, value: Any) -> Any:
+        assert isinstance(value, timedelta)
+        return value.total_seconds()
+
+
+class DrawdownSerializer(serializers.Serializer[Any]):
+    depth = serializers.FloatField(help_text="Fraction of the peak, 0 when the curve never falls.")
+    peak_to_trough = AmountField()
+    peak_at = serializers.DateTimeField()
+    trough_at = serializers.DateTimeField()
+    recovered_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = SecondsField(
+        source="duration", help_text="Peak to recovery (or to the last point)."
+    )
+
+
+class CurveStatisticsSerializer(serializers.Serializer[Any]):
+    total_return = AmountField(help_text="Last equity over first, minus one.")
+    sharpe_ratio = serializers.FloatField()
+    sortino_ratio = serializers.FloatField()
+    max_drawdown = DrawdownSerializer()
+    max_drawdown_duration_seconds = SecondsField(
+        source="max_drawdown_duration",
+        help_text="The longest time spent below a previous peak.",
+    )
+    exposure = serializers.FloatField(help_text="Fraction of the curve's span in a trade.")
+    periods_per_year = serializers.FloatField()
+
+
+class PerformanceSerializer(serializers.Serializer[Any]):
+    account = serializers.IntegerField(source="account.pk")
+    currency = serializers.CharField(source="account.base_currency")
+    start_date = serializers.DateField(allow_null=True)
+    end_date = serializers.DateField(allow_null=True)
+    instrument = serializers.CharField(source="symbol", allow_null=True)
+    trade_count = serializers.IntegerField()
+    win_rate = serializers.FloatField(help_text="Fraction of round trips with net P&L above 0.")
+    profit_factor = serializers.FloatField(
+        allow_null=True, help_text="Gross profit over gross loss; null when no trade lost."
+    )
+    average_trade = AmountField(help_text="Mean net P&L per round trip.")
+    net_pnl = AmountField(help_text="Sum of the round trips' net P&L.")
+    fees = AmountField()
+    equity_curve = EquityPointSerializer(many=True)
+    curve = CurveStatisticsSerializer(
+        allow_null=True, help_text="Null with fewer than two points on the curve."
+    )

@@ -1,0 +1,27 @@
+"""Routes under /api/v1/trading/."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from execution.api import views
+
+orders = views.OrderViewSet.as_view({"get": "list", "post": "create"})
+active_orders = views.OrderViewSet.as_view({"get": "active"})
+order = views.OrderViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
+
+app_name = "trading-api"
+urlpatterns = [
+    path("orders/", orders, name="orders"),
+    path("orders/active/", active_orders, name="orders-active"),
+    path("orders/<str:pk>/", order, name="order"),
+    path("positions/", views.PositionListView.as_view(), name="positions"),
+    path("positions/sync/", views.PositionsSyncView.as_view(), name="positions-sync"),
+    path("positions/<str:symbol>/", views.PositionBySymbolView.as_view(), name="position"),
+    path("trades/", views.TradeListView.as_view(), name="trades"),
+    path("performance/", views.PerformanceView.as_view(), name="performance"),
+    path("statistics/", views.StatisticsView.as_view(), name="statistics"),
+    path("accounts/", views.AccountListView.as_view(), name="accounts"),
+]

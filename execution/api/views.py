@@ -1,0 +1,444 @@
+"""API views: validate with a serializer, call a service or a selector, serialize the result.
+
+Every read goes through a selector scoped to the caller (``..._for_owner(request.user.pk)``):
+another user's order, position, trade or account is simply not there (404 or an empty list).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from execution import selectors
+from execution.api.errors import ERROR_SCHEMA
+from execution.api.filters import OrderFilter, PositionFilter, TradeFilter
+from execution.api.serializers import (
+    AccountQuerySerializer,
+    AccountSerializer,
+    OrderAmendSerializer,
+    OrderPlaceSerializer,
+    OrderSerializer,
+    PerformanceQuerySerializer,
+    PerformanceSerializer,
+    PositionSerializer,
+    PositionsSyncResultSerializer,
+    PositionsSyncSerializer,
+    StatisticsSerializer,
+    TradeSerializer,
+)
+from execution.api.throttling import AnonThrottle
+from execution.domain.errors import DomainError
+from execution.models import Account, Fill, Order, Position
+from execution.services.orders import order_amend, order_cancel, order_place, order_reconcile
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: "Invalid input, or refused by the trading rules.",
+        401: "No valid credentials.",
+        404: "Not found, or not yours.",
+        422: "Valid, but refused by pre-trade risk: every failed check is listed.",
+        429: "Too many requests.",
+    }
+    return {
+        code: OpenApiResponse(ERROR_SCHEMA, description=described[code])
+        for code in (*codes, 401, 429)
+    }
+
+
+def _owner_id(request: Request) -> int:
+    owner_id = request.user.pk
+    if owner_id is None:  # IsAuthenticated keeps anonymous callers out; this tells mypy so
+        raise NotAuthenticated()
+    return int(owner_id)
+
+
+def _actor(request: Request) -> str:
+    return f"user:{_owner_id(request)}"
+
+
+def _owned_account(request: Request, account_id: int | None) -> Account | None:
+    """The caller's account with that id (None for no id); anyone else's is not found."""
+    if account_id is None:
+        return None
+    account = selectors.accounts_for_owner(_owner_id(request)).filter(pk=account_id).first()
+    if account is None:
+        raise Http404(f"account {account_id} is not one of your accounts.")
+    return account
+
+
+def _query(serializer_class: type[serializers.Serializer[Any]], request: Request) -> Any:
+    query = serializer_class(data=request.query_params, context={"request": request})
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your orders, newest first",
+        responses={200: OrderSerializer(many=True), **_errors(400)},
+    ),
+    retrieve=extend_schema(
+        summary="One of your orders", responses={200: OrderSerializer, **_errors(404)}
+    ),
+)
+class OrderViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Order]
+):
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+
+    def get_queryset(self) -> QuerySet[Order]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return Order.objects.none()
+        owner_id = _owner_id(self.request)
+        if self.action == "active":
+            orders = selectors.open_orders_for_owner(owner_id)
+        else:
+            orders = selectors.orders_for_owner(owner_id)
+        return orders.order_by("-created_at", "-pk")
+
+    def _current(self, order: Order) -> Response:
+        # Re-read: the order may have moved on (sent, filled) while it was being placed.
+        return Response(OrderSerializer(self.get_queryset().get(pk=order.pk)).data)
+
+    @extend_schema(
+        summary="Place an order",
+        description=(
+            "Checks the instrument's rules (tick, lot, minimum quantity and notional) and every "
+            "pre-trade risk limit, saves the order and sends it to the account's venue. 201 with "
+            "the new order; 200 with the existing order when `client_order_id` was already used "
+            "for the same terms (a safe retry); 400 when it was used for different terms. 422 "
+            "when risk refuses the order, with every failed check in `violations`."
+        ),
+        request=OrderPlaceSerializer,
+        examples=[
+            OpenApiExample(
+                "Limit buy",
+                request_only=True,
+                value={
+                    "symbol": "BTC-USDT",
+                    "side": "buy",
+                    "order_type": "limit",
+                    "quantity": "0.01",
+                    "price": "64000",
+                    "client_order_id": "mybuy0001",
+                },
+            ),
+            OpenApiExample(
+                "Market sell from a chosen account",
+                request_only=True,
+                value={
+                    "account": 1,
+                    "symbol": "ETH-USDT",
+                    "side": "sell",
+                    "order_type": "market",
+                    "quantity": "0.5",
+                },
+            ),
+            OpenApiExample(
+                "Stop-limit, reduce only",
+                request_only=True,
+                value={
+                    "symbol": "BTC-USDT",
+                    "side": "sell",
+                    "order_type": "stop_limit",
+                    "quantity": "0.01",
+                    "stop_price": "62000",
+                    "price": "61900",
+                    "reduce_only": True,
+                },
+            ),
+        ],
+        responses={
+            201: OrderSerializer,
+            200: OpenApiResponse(OrderSerializer, description="A retry: the existing order."),
+            **_errors(400, 422),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        form = OrderPlaceSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        client_order_id = data.get("client_order_id")
+        retry = (
+            client_order_id is not None
+            and selectors.orders_for_owner(_owner_id(request))
+            .filter(client_order_id=client_order_id)
+            .exists()
+        )
+        order = order_place(
+            account_id=data["account"].pk,
+            symbol=data["symbol"],
+            side=data["side"],
+            order_type=data["order_type"],
+            quantity=data["quantity"],
+            price=data.get("price"),
+            stop_price=data.get("stop_price"),
+            time_in_force=data["time_in_force"],
+            reduce_only=data["reduce_only"],
+            client_order_id=client_order_id,
+            actor=_actor(request),
+        )
+        response = self._current(order)
+        response.status_code = status.HTTP_200_OK if retry else status.HTTP_201_CREATED
+        return response
+
+    @extend_schema(
+        summary="Amend an open order",
+        description="A new quantity and/or limit price, checked like a new order (instrument "
+        "rules and risk). The new quantity must stay above what is already filled.",
+        request=OrderAmendSerializer,
+        responses={200: OrderSerializer, **_errors(400, 404, 422)},
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        order = self.get_object()
+        form = OrderAmendSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        order = order_amend(order_id=order.pk, actor=_actor(request), **form.validated_data)
+        return self._current(order)
+
+    @extend_schema(
+        summary="Cancel an open order",
+        description="Answers 200 with the order as it stands after the venue's answer (it may "
+        "have filled meanwhile), not 204.",
+        responses={200: OrderSerializer, **_errors(400, 404)},
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        order = order_cancel(order_id=self.get_object().pk, actor=_actor(request))
+        return self._current(order)
+
+    @extend_schema(
+        summary="Your open orders",
+        description="Orders that can still fill: new, submitted, partially filled or unknown.",
+        responses={200: OrderSerializer(many=True), **_errors(400)},
+    )
+    @action(detail=False)
+    def active(self, request: Request) -> Response:
+        return self.list(request)
+
+
+# --- positions ----------------------------------------------------------------------------------
+
+
+@extend_schema(
+    summary="Your positions",
+    description="One per account and instrument traded, flat ones included (they keep the "
+    "realized P&L); `open=true` for the others only.",
+    responses={200: PositionSerializer(many=True), **_errors(400)},
+)
+class PositionListView(generics.ListAPIView[Position]):
+    serializer_class = PositionSerializer
+    filterset_class = PositionFilter
+
+    def get_queryset(self) -> QuerySet[Position]:
+        if getattr(self, "swagger_fake_view", False):
+            return Position.objects.none()
+        return selectors.positions_for_owner(_owner_id(self.request)).order_by(
+            "account_id", "instrument__symbol"
+        )
+
+
+class PositionBySymbolView(APIView):
+    @extend_schema(
+        summary="Your position in one instrument",
+        operation_id="positions_by_symbol",
+        description="A list with one entry per account of yours that has traded the "
+        "instrument (empty if none has); `account` narrows it to one account.",
+        parameters=[AccountQuerySerializer],
+        responses={200: PositionSerializer(many=True), **_errors(400, 404)},
+    )
+    def get(self, request: Request, symbol: str) -> Response:
+        query = _query(AccountQuerySerializer, request)
+        symbol = symbol.strip().upper()
+        if not selectors.instrument_exists(symbol):
+            raise Http404(f"unknown instrument {symbol!r}.")
+        positions = selectors.positions_in_instrument_for_owner(
+            _owner_id(request), symbol, account_id=query.get("account")
+        )
+        return Response(PositionSerializer(positions, many=True).data)
+
+
+class PositionsSyncView(APIView):
+    @extend_schema(
+        summary="Reconcile with the venue",
+        description="Asks the venue about each of your open orders that was sent (all your "
+        "accounts, or `account`), records what it reports (fills, status) and answers with "
+        "the orders that changed, those the venue could not settle, and your positions.",
+        request=PositionsSyncSerializer,
+        responses={200: PositionsSyncResultSerializer, **_errors(400, 404)},
+    )
+    def post(self, request: Request) -> Response:
+        form = PositionsSyncSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        account = _owned_account(request, form.validated_data.get("account"))
+        account_id = None if account is None else account.pk
+        orders = selectors.orders_to_reconcile_for_owner(_owner_id(request), account_id=account_id)
+        changed, unsettled = [], []
+        for order in orders:
+            try:
+                settled = order_reconcile(order_id=order.pk, actor=_actor(request))
+            except DomainError as error:
+                unsettled.append(
+                    {
+                        "order_id": order.pk,
+                        "client_order_id": order.client_order_id,
+                        "message": str(error),
+                    }
+                )
+                continue
+            if (settled.status, settled.filled_quantity) != (order.status, order.filled_quantity):
+                changed.append(order.pk)
+        positions = selectors.positions_for_owner(_owner_id(request)).order_by(
+            "account_id", "instrument__symbol"
+        )
+        if account_id is not None:
+            positions = positions.filter(account_id=account_id)
+        result = {
+            "checked": len(orders),
+            "changed": selectors.orders_for_owner(_owner_id(request)).filter(pk__in=changed),
+            "unsettled": unsettled,
+            "positions": positions,
+        }
+        return Response(PositionsSyncResultSerializer(result).data)
+
+
+# --- trades -------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    summary="Your trades (fills), newest first",
+    responses={200: TradeSerializer(many=True), **_errors(400)},
+)
+class TradeListView(generics.ListAPIView[Fill]):
+    serializer_class = TradeSerializer
+    filterset_class = TradeFilter
+
+    def get_queryset(self) -> QuerySet[Fill]:
+        if getattr(self, "swagger_fake_view", False):
+            return Fill.objects.none()
+        return selectors.fills_for_owner(_owner_id(self.request)).order_by("-filled_at", "-pk")
+
+
+# --- performance, statistics, accounts ----------------------------------------------------------
+
+PERFORMANCE_DESCRIPTION = """
+Performance of one account (`account`; may be left out when you have only one).
+
+**Round trips** (trade_count, win_rate, profit_factor, average_trade, net_pnl, fees): your
+fills are replayed per instrument in time order with the same accounting as positions
+(`execution.domain.metrics.closed_trades`): a round trip opens when the position leaves flat
+and closes when it is flat again (a fill through zero closes one and opens the next). Those
+closed between `start_date` and `end_date` (UTC days, inclusive) count; `instrument` keeps one
+symbol's. P&L is net of fees, in the account's currency.
+
+**Equity curve** (`curve`): each UTC day's opening equity (the account's daily rows, written
+at 00:00 UTC or at the first order of the day; days without a row are skipped), plus the
+current equity now when the range reaches today. From it: total return, Sharpe and Sortino
+ratios (annualised with 365 periods a year, risk-free rate 0), maximum drawdown and its
+duration, and exposure (time in a round trip over the curve's span). `curve` is null with
+fewer than two points. The curve is the whole account's: `instrument` does not narrow it.
+"""
+
+
+class PerformanceView(APIView):
+    @extend_schema(
+        summary="Performance metrics",
+        description=PERFORMANCE_DESCRIPTION,
+        parameters=[PerformanceQuerySerializer],
+        responses={200: PerformanceSerializer, **_errors(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(PerformanceQuerySerializer, request)
+        account = _owned_account(request, query.get("account"))
+        if account is None:
+            accounts = list(selectors.accounts_for_owner(_owner_id(request))[:2])
+            if len(accounts) != 1:
+                raise serializers.ValidationError(
+                    {
+                        "account": [
+                            "You have no trading account."
+                            if not accounts
+                            else "You have several accounts: say which one."
+                        ]
+                    }
+                )
+            account = accounts[0]
+        performance = selectors.account_performance(
+            account,
+            start_date=query.get("start_date"),
+            end_date=query.get("end_date"),
+            symbol=query.get("instrument"),
+        )
+        return Response(PerformanceSerializer(performance).data)
+
+
+class StatisticsView(APIView):
+    @extend_schema(
+        summary="Trading statistics",
+        description="All-time counts and sums over your accounts (or `account`): orders by "
+        "status, fills, traded volume and notional, fees, realized and unrealized P&L, per "
+        "instrument and totalled per quote currency.",
+        parameters=[AccountQuerySerializer],
+        responses={200: StatisticsSerializer, **_errors(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        account = _owned_account(request, _query(AccountQuerySerializer, request).get("account"))
+        statistics = selectors.trading_statistics_for_owner(
+            _owner_id(request), account_id=None if account is None else account.pk
+        )
+        return Response(StatisticsSerializer(statistics).data)
+
+
+class AccountListView(APIView):
+    @extend_schema(
+        summary="Your accounts",
+        description="Each with its risk limits and valuation in its base currency.",
+        responses={200: AccountSerializer(many=True), **_errors()},
+    )
+    def get(self, request: Request) -> Response:
+        overviews = selectors.account_overviews_for_owner(_owner_id(request))
+        return Response(AccountSerializer(overviews, many=True).data)
+
+
+# --- authentication -----------------------------------------------------------------------------
+
+
+class TokenObtainView(ObtainAuthToken):
+    """Your API token for a username and password (created on first use)."""
+
+    throttle_classes = [AnonThrottle]
+
+    @extend_schema(
+        summary="Get your API token",
+        description="Send it as `Authorization: Token <key>` on every other request.",
+        request=AuthTokenSerializer,
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: OpenApiResponse(ERROR_SCHEMA, description="Wrong username or password."),
+            429: OpenApiResponse(ERROR_SCHEMA, description="Too many requests."),
+        },
+        auth=[],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from execution.domain.errors import RuleViolation
 from execution.domain.orders import OrderRequest
-from execution.domain.values import ZERO, exact
+from execution.domain.values import ZERO, exact, plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +95,8 @@ def check_order(request: OrderRequest, limits: RiskLimits, risk: AccountRisk) ->
         if limits.max_order_value is not None and value > limits.max_order_value:
             fail(
                 "max_order_value",
-                f"order value {value} is above the account's maximum order "
-                f"value {limits.max_order_value}",
+                f"order value {plain(value)} is above the account's maximum order "
+                f"value {plain(limits.max_order_value)}",
             )
         for label, level in (("price", request.price), ("stop price", request.stop_price)):
             if level is not None:
@@ -104,20 +104,21 @@ def check_order(request: OrderRequest, limits: RiskLimits, risk: AccountRisk) ->
                 if deviation > limits.max_price_deviation:
                     fail(
                         "price_deviation",
-                        f"{label} {level} is {deviation * 100:.2f}% from the "
-                        f"mid {mid}, more than the {limits.max_price_deviation * 100:.2f}% allowed",
+                        f"{label} {plain(level)} is {deviation * 100:.2f}% from the "
+                        f"mid {plain(mid)}, more than the "
+                        f"{limits.max_price_deviation * 100:.2f}% allowed",
                     )
 
         if request.reduce_only and not reducing:
             fail(
                 "reduce_only",
-                f"a reduce-only {request.side} order cannot reduce a position of {position}",
+                f"a reduce-only {request.side} order cannot reduce a position of {plain(position)}",
             )
         elif request.reduce_only and opening:
             fail(
                 "reduce_only",
-                f"a reduce-only order of {qty} is larger than the position "
-                f"{abs(position)} it reduces",
+                f"a reduce-only order of {plain(qty)} is larger than the position "
+                f"{plain(abs(position))} it reduces",
             )
 
         breached_now = False
@@ -131,9 +132,9 @@ def check_order(request: OrderRequest, limits: RiskLimits, risk: AccountRisk) ->
             if breached:
                 fail(
                     "daily_loss_limit",
-                    f"today's loss {-risk.daily_pnl} reached the daily loss "
+                    f"today's loss {plain(-risk.daily_pnl)} reached the daily loss "
                     f"limit of {limits.daily_loss_limit * 100:.2f}% of start-of-day equity "
-                    f"{risk.start_of_day_equity}; only orders that reduce risk are accepted "
+                    f"{plain(risk.start_of_day_equity)}; only orders that reduce risk are accepted "
                     "until the next UTC day",
                 )
             new_position_value = abs(position + signed) * order_price
@@ -141,14 +142,14 @@ def check_order(request: OrderRequest, limits: RiskLimits, risk: AccountRisk) ->
             if new_position_value > cap:
                 fail(
                     "max_position_value",
-                    f"the position would be worth {new_position_value}, "
-                    f"above {limits.max_position_value * 100:.2f}% of equity ({cap})",
+                    f"the position would be worth {plain(new_position_value)}, "
+                    f"above {limits.max_position_value * 100:.2f}% of equity ({plain(cap)})",
                 )
             needed = opening * order_price * (1 + risk.taker_fee_rate)
             if needed > risk.available_balance:
                 fail(
                     "insufficient_balance",
-                    f"the order needs {needed} of available balance, "
-                    f"the account has {risk.available_balance}",
+                    f"the order needs {plain(needed)} of available balance, "
+                    f"the account has {plain(risk.available_balance)}",
                 )
     return RiskDecision(failed, breached_now)

@@ -7,11 +7,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from execution.domain import algos
 from execution.domain.metrics import (
     ClosedTrade,
     EquityPoint,
@@ -24,6 +26,14 @@ from execution.domain.metrics import (
 )
 from execution.domain.orders import OPEN_STATUSES, FillEvent, OrderStatus
 from execution.domain.positions import fee_in_quote
+from execution.domain.quality import (
+    BookLevels,
+    ExecutionQuality,
+    QualityFill,
+    QualitySummary,
+    execution_quality,
+    summarize_quality,
+)
 from execution.domain.risk import AccountRisk
 from execution.domain.values import ZERO, Liquidity, Side, exact, plain
 from execution.models import (
@@ -34,6 +44,7 @@ from execution.models import (
     Fill,
     Instrument,
     Order,
+    ParentOrder,
     Position,
 )
 
@@ -414,4 +425,112 @@ def account_performance(
         fees=fees,
         equity_curve=curve,
         curve=summary,
+    )
+
+
+# --- parent orders and their execution quality ------------------------------------------------
+
+
+def parent_orders_for_owner(owner_id: int) -> QuerySet[ParentOrder]:
+    return ParentOrder.objects.filter(account__owner_id=owner_id).select_related(
+        "account", "instrument"
+    )
+
+
+def parent_order_children(parent: ParentOrder) -> QuerySet[Order]:
+    """Its child orders, in the order they were sent."""
+    return (
+        Order.objects.filter(parent=parent)
+        .select_related("account", "instrument")
+        .order_by("created_at", "pk")
+    )
+
+
+_QUALITY_FILL_COLUMNS = ("quantity", "price", "fee", "fee_currency", "filled_at")
+
+
+def parent_order_quality(
+    parent: ParentOrder, *, book: BookLevels | None = None, signal_at: datetime | None = None
+) -> ExecutionQuality | None:
+    """How the parent was executed (execution.domain.quality); None before its first child.
+
+    - Arrival mid: nothing records the mid at the parent's start itself, so the first child's
+      arrival mid (``state.children[0].arrival_mid``, the mid when it was sent) stands for it.
+      Algorithms that send a child at once (market, limit, iceberg, TWAP's and VWAP's first
+      slice) send it at the start; one that waited (for a two-sided book, or POV for volume)
+      is measured from when it first traded, not from when it was asked to.
+    - Final mid, which marks an unfilled rest: the latest of the children's arrival mids and
+      the instrument's mark, the mark only when it was taken during the parent's life (from its
+      start to its ending, or to now while it works).
+    - Fees charged in the base currency convert at the fill price.
+    - The market-order baseline needs ``book``, the L2 book at arrival, which is not stored
+      today: without it the baseline and the improvement are None. It is charged the paper
+      exchange's taker fee rate.
+    - ``signal_at``: a parent does not record the signal that caused it; callers that know it
+      pass it, else the signal-to-fill times are None.
+    """
+    fills = Fill.objects.filter(order__parent=parent).values_list(*_QUALITY_FILL_COLUMNS)
+    return _parent_quality(parent, list(fills), book=book, signal_at=signal_at)
+
+
+def parent_order_quality_summary_for_owner(
+    owner_id: int, *, by: Literal["algorithm", "strategy"]
+) -> dict[Any, QualitySummary]:
+    """Execution quality of the owner's parents summarized per algorithm (keys: its kind) or
+    per strategy (keys: the strategy id, None for parents placed by hand)."""
+    parents = list(parent_orders_for_owner(owner_id).order_by("created_at", "pk"))
+    fills: dict[str, list[tuple[Any, ...]]] = {}
+    rows = Fill.objects.filter(order__parent__in=[p.pk for p in parents]).values_list(
+        "order__parent_id", *_QUALITY_FILL_COLUMNS
+    )
+    for parent_id, *columns in rows:
+        fills.setdefault(parent_id, []).append(tuple(columns))
+    keyed = []
+    for parent in parents:
+        quality = _parent_quality(parent, fills.get(parent.pk, []), book=None, signal_at=None)
+        if quality is not None:
+            keyed.append((parent.algorithm if by == "algorithm" else parent.strategy_id, quality))
+    return summarize_quality(keyed)
+
+
+def _parent_quality(
+    parent: ParentOrder,
+    fills: list[tuple[Any, ...]],
+    *,
+    book: BookLevels | None,
+    signal_at: datetime | None,
+) -> ExecutionQuality | None:
+    state = algos.ParentOrder.from_dict(parent.state)
+    if not state.children:
+        return None
+    instrument = parent.instrument
+    mids = [(child.sent_at, child.arrival_mid) for child in state.children]
+    end = timezone.now() if state.ending is None else state.ending.at
+    mark, marked_at = instrument.mark_price, instrument.marked_at
+    if mark is not None and marked_at is not None and state.started_at <= marked_at <= end:
+        mids.append((marked_at, plain(mark)))
+    quality_fills = [
+        QualityFill(
+            quantity=quantity,
+            price=price,
+            fee=fee_in_quote(
+                fee=fee,
+                fee_currency=fee_currency,
+                base=instrument.base_currency,
+                quote=instrument.quote_currency,
+                price=price,
+            ),
+            at=filled_at,
+        )
+        for quantity, price, fee, fee_currency, filled_at in fills
+    ]
+    return execution_quality(
+        side=Side(parent.side),
+        quantity=plain(parent.quantity),
+        arrival_mid=state.children[0].arrival_mid,
+        fills=quality_fills,
+        mids=mids,
+        signal_at=signal_at,
+        book=book,
+        taker_fee_rate=Decimal(settings.PAPER_TAKER_FEE_RATE),
     )

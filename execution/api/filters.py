@@ -10,9 +10,11 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from execution.api.serializers import ALGORITHMS
+from execution.domain.algos import ParentStatus
 from execution.domain.orders import OrderStatus, OrderType
 from execution.domain.values import Liquidity, Side
-from execution.models import Fill, Order, Position
+from execution.models import Fill, Order, ParentOrder, Position
 
 BIGINT_MAX = 2**63 - 1
 
@@ -92,3 +94,21 @@ class PositionFilter(filters.FilterSet):
     def filter_open(self, qs: QuerySet[Position], name: str, value: bool) -> QuerySet[Position]:
         flat = Q(quantity=0)
         return qs.exclude(flat) if value else qs.filter(flat)
+
+
+class ParentOrderFilter(filters.FilterSet):
+    symbol = SymbolFilter(field_name="instrument__symbol", help_text="Instrument, e.g. BTC-USDT.")
+    status = filters.MultipleChoiceFilter(
+        choices=_choices(ParentStatus),
+        help_text="Repeat for several: status=working&status=partially_filled.",
+    )
+    algorithm = filters.ChoiceFilter(
+        choices=[(kind, kind) for kind in ALGORITHMS], help_text="e.g. twap."
+    )
+    side = filters.ChoiceFilter(choices=_choices(Side))
+    strategy_id = IdFilter(help_text="Parent orders of one strategy.")
+    account = IdFilter(field_name="account_id", help_text="One of your account ids.")
+
+    class Meta:
+        model = ParentOrder
+        fields: list[str] = []

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from execution import selectors
+from execution.domain import algos
 from execution.domain.orders import (
     CLIENT_ORDER_ID,
     CLIENT_ORDER_ID_MAX,
@@ -22,7 +23,7 @@ from execution.domain.orders import (
     TimeInForce,
 )
 from execution.domain.values import DECIMAL_PLACES, MAX_DIGITS, Liquidity, Side, quantize
-from execution.models import Account, AccountMode, Fill, Order, Position
+from execution.models import Account, AccountMode, Fill, Order, ParentOrder, Position
 
 BIGINT_MAX = 2**63 - 1
 ORDER_SIDES = [side.value for side in Side]
@@ -144,13 +145,42 @@ class AccountChoiceField(serializers.PrimaryKeyRelatedField[Account]):
         return super().to_internal_value(data)
 
 
-class OrderPlaceSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+class PlacementSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    """What every placement names: the account (defaulted when the caller has only one), the
+    instrument and the side."""
+
     account = AccountChoiceField(
         required=False,
         help_text="Id of one of your accounts; may be left out when you have only one.",
     )
     symbol = serializers.CharField(max_length=40, help_text="Instrument, e.g. BTC-USDT.")
     side = serializers.ChoiceField(choices=_values(Side))
+
+    def validate_symbol(self, value: str) -> str:
+        symbol = value.strip().upper()
+        if selectors.instrument_active(symbol) is None:
+            raise serializers.ValidationError(f"unknown instrument {value!r}")
+        return symbol
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if "account" not in attrs:
+            accounts = list(selectors.accounts_for_owner(self.context["request"].user.pk)[:2])
+            if len(accounts) != 1:
+                raise serializers.ValidationError(
+                    {
+                        "account": [
+                            "You have no trading account."
+                            if not accounts
+                            else "You have several accounts: say which one."
+                        ]
+                    }
+                )
+            attrs["account"] = accounts[0]
+        return attrs
+
+
+class OrderPlaceSerializer(PlacementSerializer):
     order_type = serializers.ChoiceField(choices=_values(OrderType))
     quantity = AmountField(help_text="In the base currency; a multiple of the lot size.")
     price = AmountField(
@@ -179,29 +209,6 @@ class OrderPlaceSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
             )
         return value
 
-    def validate_symbol(self, value: str) -> str:
-        symbol = value.strip().upper()
-        if selectors.instrument_active(symbol) is None:
-            raise serializers.ValidationError(f"unknown instrument {value!r}")
-        return symbol
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().validate(attrs)
-        if "account" not in attrs:
-            accounts = list(selectors.accounts_for_owner(self.context["request"].user.pk)[:2])
-            if len(accounts) != 1:
-                raise serializers.ValidationError(
-                    {
-                        "account": [
-                            "You have no trading account."
-                            if not accounts
-                            else "You have several accounts: say which one."
-                        ]
-                    }
-                )
-            attrs["account"] = accounts[0]
-        return attrs
-
 
 class OrderAmendSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     quantity = AmountField(required=False, help_text="New total quantity (filled part included).")
@@ -212,6 +219,153 @@ class OrderAmendSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
         if not attrs:
             raise serializers.ValidationError("An amendment needs a new quantity or a new price.")
         return attrs
+
+
+class SecondsField(serializers.FloatField):
+    """A duration in seconds."""
+
+    def to_representation(self, value: Any) -> Any:
+        assert isinstance(value, timedelta)
+        return value.total_seconds()
+
+
+# --- parent orders (execution algorithms) -------------------------------------------------------
+
+ALGORITHMS = sorted(
+    kind.kind
+    for kind in (
+        algos.Market,
+        algos.LimitWithTimeout,
+        algos.Twap,
+        algos.Vwap,
+        algos.Iceberg,
+        algos.Pov,
+    )
+)
+PARAMS_HELP = (
+    "The algorithm's parameters: durations in seconds (a whole number or a decimal string), "
+    "amounts and fractions as decimal strings, flags as booleans. market: none. limit: "
+    "timeout (required), fallback_to_market, price. twap: duration (required), num_slices, "
+    "use_limit_orders, price_offset_pct, finish_with_market. vwap: duration and profile (a "
+    "list of weights) required, slices_per_bucket and twap's others. iceberg: visible_pct, "
+    "max_refresh_time, use_limit_orders, min_visible_size. pov: participation_rate "
+    "(required), max_participation_rate, min_child_size, use_limit_orders. All take "
+    "max_child_slippage_bps (default 50). A bad or unknown parameter is named under "
+    "`params.<name>` in the 400 answer."
+)
+
+
+class ParentOrderPlaceSerializer(PlacementSerializer):
+    quantity = AmountField(help_text="In the base currency; a multiple of the lot size.")
+    algorithm = serializers.ChoiceField(choices=ALGORITHMS)
+    params = serializers.DictField(required=False, default=dict, help_text=PARAMS_HELP)
+    strategy_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=BIGINT_MAX,
+        help_text="The strategy this execution is for, if any (copied onto every child).",
+    )
+
+
+class ParentOrderSerializer(ModelSerializer):
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+    side = serializers.ChoiceField(choices=_values(Side), read_only=True)
+    # A string, not an enum: a second choice set under the name "status" would rename the
+    # orders' StatusEnum component (settings' ENUM_NAME_OVERRIDES could name both).
+    status = serializers.CharField(
+        read_only=True, help_text="One of: " + ", ".join(_values(algos.ParentStatus)) + "."
+    )
+    params = serializers.DictField(read_only=True, help_text="As the algorithm reads them back.")
+    remaining_quantity = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ParentOrder
+        fields = [
+            "id",
+            "account",
+            "symbol",
+            "strategy_id",
+            "side",
+            "quantity",
+            "algorithm",
+            "params",
+            "status",
+            "reason",
+            "filled_quantity",
+            "remaining_quantity",
+            "average_fill_price",
+            "next_due_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(AmountField(read_only=True))
+    def get_remaining_quantity(self, parent: ParentOrder) -> str:
+        return str(AmountField().to_representation(parent.quantity - parent.filled_quantity))
+
+
+class MarketBaselineSerializer(serializers.Serializer[Any]):
+    filled_quantity = AmountField(help_text="What the displayed book at arrival held.")
+    average_price = AmountField(allow_null=True)
+    complete = serializers.BooleanField(help_text="The book held the whole quantity.")
+    fees = AmountField(help_text="At the taker fee rate.")
+    cost = AmountField(allow_null=True, help_text="Money; null unless complete.")
+    cost_bps = AmountField(allow_null=True)
+
+
+class ExecutionQualitySerializer(serializers.Serializer[Any]):
+    arrival_mid = AmountField(help_text="The first child's mid when it was sent.")
+    final_mid = AmountField(
+        allow_null=True, help_text="The latest mid seen during the parent's life."
+    )
+    filled_quantity = AmountField()
+    fill_rate = AmountField(help_text="Filled over the parent's quantity.")
+    average_price = AmountField(allow_null=True)
+    slippage_bps = AmountField(
+        allow_null=True, help_text="Average price against the arrival mid; positive is worse."
+    )
+    fees = AmountField(help_text="In the quote currency.")
+    fees_bps = AmountField(allow_null=True, help_text="Of the notional executed.")
+    execution_cost = AmountField(help_text="Money lost to prices worse than the arrival mid.")
+    opportunity_cost = AmountField(
+        allow_null=True, help_text="The unfilled part marked at the final mid."
+    )
+    shortfall = AmountField(
+        allow_null=True, help_text="Implementation shortfall: execution cost, fees, opportunity."
+    )
+    shortfall_bps = AmountField(allow_null=True, help_text="Of quantity x arrival mid.")
+    signal_to_first_fill = SecondsField(allow_null=True, help_text="Null without a signal time.")
+    signal_to_complete = SecondsField(allow_null=True)
+    baseline = MarketBaselineSerializer(
+        allow_null=True,
+        help_text="A market order for the whole quantity walking the book at arrival; null: "
+        "the book at arrival is not stored.",
+    )
+    improvement_bps = AmountField(
+        allow_null=True, help_text="Baseline cost less shortfall, in bps; positive is better."
+    )
+
+
+class ParentOrderDetailSerializer(ParentOrderSerializer):
+    children = serializers.SerializerMethodField()
+    execution_quality = serializers.SerializerMethodField()
+
+    class Meta(ParentOrderSerializer.Meta):
+        fields = [*ParentOrderSerializer.Meta.fields, "children", "execution_quality"]
+        read_only_fields = fields
+
+    @extend_schema_field(OrderSerializer(many=True, help_text="In the order they were sent."))
+    def get_children(self, parent: ParentOrder) -> Any:
+        return OrderSerializer(selectors.parent_order_children(parent), many=True).data
+
+    @extend_schema_field(
+        ExecutionQualitySerializer(allow_null=True, help_text="Null before the first child.")
+    )
+    def get_execution_quality(self, parent: ParentOrder) -> Any:
+        quality = selectors.parent_order_quality(parent)
+        return None if quality is None else ExecutionQualitySerializer(quality).data
 
 
 # --- positions ----------------------------------------------------------------------------------
@@ -406,14 +560,6 @@ class EquityPointSerializer(serializers.Serializer[Any]):
     @extend_schema_field(AmountField(read_only=True))
     def get_equity(self, point: tuple[Any, Decimal]) -> str:
         return str(AmountField().to_representation(point[1]))
-
-
-class SecondsField(serializers.FloatField):
-    """A duration in seconds."""
-
-    def to_representation(self, value: Any) -> Any:
-        assert isinstance(value, timedelta)
-        return value.total_seconds()
 
 
 class DrawdownSerializer(serializers.Serializer[Any]):

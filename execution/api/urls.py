@@ -11,12 +11,16 @@ active_orders = views.OrderViewSet.as_view({"get": "active"})
 order = views.OrderViewSet.as_view(
     {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
 )
+parent_orders = views.ParentOrderViewSet.as_view({"get": "list", "post": "create"})
+parent_order = views.ParentOrderViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 
 app_name = "trading-api"
 urlpatterns = [
     path("orders/", orders, name="orders"),
     path("orders/active/", active_orders, name="orders-active"),
     path("orders/<str:pk>/", order, name="order"),
+    path("parent-orders/", parent_orders, name="parent-orders"),
+    path("parent-orders/<str:pk>/", parent_order, name="parent-order"),
     path("positions/", views.PositionListView.as_view(), name="positions"),
     path("positions/sync/", views.PositionsSyncView.as_view(), name="positions-sync"),
     path("positions/<str:symbol>/", views.PositionBySymbolView.as_view(), name="position"),

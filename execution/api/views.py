@@ -27,14 +27,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from execution import selectors
-from execution.api.errors import ERROR_SCHEMA
-from execution.api.filters import OrderFilter, PositionFilter, TradeFilter
+from execution.api.errors import ERROR_SCHEMA, violation_field
+from execution.api.filters import OrderFilter, ParentOrderFilter, PositionFilter, TradeFilter
 from execution.api.serializers import (
     AccountQuerySerializer,
     AccountSerializer,
     OrderAmendSerializer,
     OrderPlaceSerializer,
     OrderSerializer,
+    ParentOrderDetailSerializer,
+    ParentOrderPlaceSerializer,
+    ParentOrderSerializer,
     PerformanceQuerySerializer,
     PerformanceSerializer,
     PositionSerializer,
@@ -44,8 +47,10 @@ from execution.api.serializers import (
     TradeSerializer,
 )
 from execution.api.throttling import AnonThrottle
-from execution.domain.errors import DomainError
-from execution.models import Account, Fill, Order, Position
+from execution.domain.algos import InvalidAlgoConfig
+from execution.domain.errors import DomainError, RuleViolation
+from execution.models import Account, Fill, Order, ParentOrder, Position
+from execution.services.algos import parent_order_cancel, parent_order_place
 from execution.services.orders import order_amend, order_cancel, order_place, order_reconcile
 
 
@@ -236,6 +241,113 @@ class OrderViewSet(
     @action(detail=False)
     def active(self, request: Request) -> Response:
         return self.list(request)
+
+
+# --- parent orders (execution algorithms) -------------------------------------------------------
+
+PARENT_ORDER_DESCRIPTION = """
+An execution algorithm working a quantity through child orders: `market`, `limit` (with a
+timeout), `twap`, `vwap`, `iceberg` or `pov`. Its first children may go out at once; the
+scheduler sends the rest. Every child is an order of yours (see `orders/`), checked by the
+instrument's rules and pre-trade risk like any other: a refused child stops the parent.
+
+The detail adds the children and the **execution quality**: the average fill price, slippage
+against the arrival mid (the first child's mid when it was sent; positive is worse, buys and
+sells alike), the fill rate, fees, and the implementation shortfall: the execution cost
+against the arrival mid, plus fees, plus the unfilled part marked at the latest mid seen
+(`execution.domain.quality` has the formulas). The comparison with one market order walking
+the book at arrival (`baseline`, `improvement_bps`) is null: that book is not stored yet.
+"""
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your parent orders, newest first",
+        description=PARENT_ORDER_DESCRIPTION,
+        responses={200: ParentOrderSerializer(many=True), **_errors(400)},
+    ),
+    retrieve=extend_schema(
+        summary="One of your parent orders, with its children and execution quality",
+        responses={200: ParentOrderDetailSerializer, **_errors(404)},
+    ),
+)
+class ParentOrderViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ParentOrder]
+):
+    filterset_class = ParentOrderFilter
+
+    def get_serializer_class(self) -> type[ParentOrderSerializer]:
+        return ParentOrderSerializer if self.action == "list" else ParentOrderDetailSerializer
+
+    def get_queryset(self) -> QuerySet[ParentOrder]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return ParentOrder.objects.none()
+        return selectors.parent_orders_for_owner(_owner_id(self.request)).order_by(
+            "-created_at", "-pk"
+        )
+
+    def _current(self, parent: ParentOrder) -> Response:
+        return Response(ParentOrderDetailSerializer(self.get_queryset().get(pk=parent.pk)).data)
+
+    @extend_schema(
+        summary="Start an execution algorithm",
+        description="201 with the new parent order and the children it sent at once. 400 for "
+        "bad input, naming the field; a bad algorithm parameter is named `params.<name>`. "
+        "Nothing is written when the request is refused.",
+        request=ParentOrderPlaceSerializer,
+        examples=[
+            OpenApiExample(
+                "TWAP over ten minutes in five slices",
+                request_only=True,
+                value={
+                    "symbol": "BTC-USDT",
+                    "side": "buy",
+                    "quantity": "0.5",
+                    "algorithm": "twap",
+                    "params": {"duration": 600, "num_slices": 5},
+                },
+            ),
+        ],
+        responses={201: ParentOrderDetailSerializer, **_errors(400)},
+    )
+    def create(self, request: Request) -> Response:
+        form = ParentOrderPlaceSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            parent = parent_order_place(
+                account_id=data["account"].pk,
+                symbol=data["symbol"],
+                side=data["side"],
+                quantity=data["quantity"],
+                algorithm=data["algorithm"],
+                params=data["params"],
+                strategy_id=data.get("strategy_id"),
+                actor=_actor(request),
+            )
+        except InvalidAlgoConfig as error:
+            if error.field == "kind":
+                raise serializers.ValidationError({"algorithm": [str(error)]}) from None
+            raise serializers.ValidationError({"params": {error.field: [str(error)]}}) from None
+        except RuleViolation as error:
+            # A price given in the parameters (limit) broke the tick: it is a parameter here.
+            if violation_field(error) != "price":
+                raise
+            raise serializers.ValidationError({"params": {"price": [error.message]}}) from None
+        response = self._current(parent)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+    @extend_schema(
+        summary="Cancel a parent order",
+        description="Cancels its working children and sends nothing more; 200 with the parent "
+        "as it stands afterwards (a child may have filled meanwhile). A parent that is over "
+        "already is answered as it is.",
+        responses={200: ParentOrderDetailSerializer, **_errors(404)},
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        parent = parent_order_cancel(parent_id=self.get_object().pk, actor=_actor(request))
+        return self._current(parent)
 
 
 # --- positions ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from execution.domain.errors import DomainError, RuleViolation
 MAX_DIGITS = 38
 DECIMAL_PLACES = 18
 QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+_MAX_ADJUSTED = MAX_DIGITS - DECIMAL_PLACES - 1  # a number with 20 digits before the point
 
 # Arithmetic context for the domain: the default 28 significant digits can silently round a
 # 38-digit product, so domain arithmetic runs with room to spare and traps what is never valid.
@@ -62,8 +63,8 @@ class Liquidity(StrEnum):
 
 def to_decimal(value: object, *, field: str) -> Decimal:
     """Parse a str, int or Decimal into a finite Decimal; refuse floats and junk by name."""
-    if type(value) is Decimal and value.is_finite():  # the common case, on hot paths
-        return value
+    if type(value) is Decimal and value.is_finite() and value.adjusted() <= _MAX_ADJUSTED:
+        return value  # the common case, on hot paths
     if isinstance(value, bool | float):
         raise DomainError(
             f"{field}: pass a string or Decimal, not {type(value).__name__} {value!r} "
@@ -80,6 +81,11 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         raise DomainError(f"{field}: expected a number, got {type(value).__name__}")
     if not result.is_finite():
         raise DomainError(f"{field}: {value!r} is not a finite number")
+    if result and result.adjusted() > _MAX_ADJUSTED:
+        raise DomainError(
+            f"{field}: {value} is too large (at most {_MAX_ADJUSTED + 1} digits before the "
+            "decimal point are stored)"
+        )
     return result
 
 
@@ -176,7 +182,7 @@ class InstrumentSpec:
 
     def check_price(self, price: Decimal, *, field: str = "price") -> Price:
         price = to_positive(price, field=field)
-        if price % self.tick_size != 0:
+        if DOMAIN_CONTEXT.remainder(price, self.tick_size) != 0:
             raise RuleViolation(
                 "tick_size",
                 f"{field} {price} is not a multiple of {self.symbol}'s tick size {self.tick_size}",
@@ -185,7 +191,7 @@ class InstrumentSpec:
 
     def check_quantity(self, quantity: Decimal) -> Quantity:
         quantity = to_positive(quantity, field="quantity")
-        if quantity % self.lot_size != 0:
+        if DOMAIN_CONTEXT.remainder(quantity, self.lot_size) != 0:
             raise RuleViolation(
                 "lot_size",
                 f"quantity {quantity} is not a multiple of {self.symbol}'s lot size "

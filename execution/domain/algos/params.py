@@ -7,6 +7,7 @@ flags are booleans; a volume profile is a list of weights.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -61,15 +62,15 @@ def parse_seconds(value: object, field: str) -> timedelta:
     if isinstance(value, timedelta):
         return value
     seconds = parse_decimal(value, field)
-    with exact():
-        microseconds = seconds * _PER_SECOND
-    if microseconds != microseconds.to_integral_value():
-        raise InvalidAlgoConfig(
-            field, f"{field} must be a whole number of microseconds, got {seconds} seconds"
-        )
     try:
+        with exact():
+            microseconds = seconds * _PER_SECOND
+        if microseconds != microseconds.to_integral_value():
+            raise InvalidAlgoConfig(
+                field, f"{field} must be a whole number of microseconds, got {seconds} seconds"
+            )
         return timedelta(microseconds=int(microseconds))
-    except OverflowError:
+    except (OverflowError, decimal.Overflow):
         raise InvalidAlgoConfig(field, f"{field} of {seconds} seconds is too long") from None
 
 

@@ -70,6 +70,7 @@ def test_broken_instrument_rules_answer_400_naming_the_field(
         ({"quantity": True}, "quantity", "A valid number is required."),
         ({"quantity": "NaN"}, "quantity", "A valid number is required."),
         ({"quantity": "1e-19"}, "quantity", "no more than 18 decimal places"),
+        ({"quantity": "1e30"}, "quantity", "no more than 20 digits before the decimal point"),
         ({"side": "long"}, "side", '"long" is not a valid choice.'),
         ({"order_type": "iceberg"}, "order_type", '"iceberg" is not a valid choice.'),
         ({"account": 999_999}, "account", "account 999999 is not one of your accounts."),

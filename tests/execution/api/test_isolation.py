@@ -1,12 +1,17 @@
-"""One user can neither see nor change another's orders, positions, trades or accounts.
+"""One user can neither see nor change another's orders, parent orders, positions, trades or
+accounts.
 
 Every operation of the API is tried by an intruder against the trader's objects: each answers
 404 or an empty result, never the trader's data, and changes nothing.
 """
 
+from decimal import Decimal as D
+
 import pytest
 
-from execution.models import Order
+from execution.models import Order, ParentOrder
+from execution.services.algos import parent_order_place
+from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
 from tests.execution.api.conftest import BASE, order_body, place_filled, row_counts
 
@@ -30,6 +35,10 @@ OPERATIONS = {
     ("get", "orders/{id}/"),
     ("patch", "orders/{id}/"),
     ("delete", "orders/{id}/"),
+    ("get", "parent-orders/"),
+    ("post", "parent-orders/"),
+    ("get", "parent-orders/{id}/"),
+    ("delete", "parent-orders/{id}/"),
     ("get", "positions/"),
     ("get", "positions/{symbol}/"),
     ("post", "positions/sync/"),
@@ -133,3 +142,52 @@ def test_an_intruder_sees_none_of_the_traders_accounts_or_figures(victim, intrud
     assert (statistics["order_count"], statistics["fill_count"]) == (0, 0)
     performance = intruder_api.get(BASE + "performance/").data
     assert performance["trade_count"] == 0 and performance["account"] != account.pk
+
+
+@pytest.fixture
+def victim_parent(account, btc):
+    """The trader's limit parent, its child resting below the market."""
+    paper_book_update(symbol="BTC-USDT", bids=[(D("19999.9"), D(2))], asks=[(D("20000.1"), D(2))])
+    return parent_order_place(
+        account_id=account.pk, symbol="BTC-USDT", side="buy", quantity="0.1",
+        algorithm="limit", params={"timeout": 60, "price": "19990"}, strategy_id=3,
+    )  # fmt: skip
+
+
+def test_an_intruder_sees_none_of_the_traders_parent_orders(victim_parent, intruder_api):
+    account = victim_parent.account
+    for path in [
+        "parent-orders/",
+        f"parent-orders/?account={account.pk}",
+        "parent-orders/?strategy_id=3",
+        "parent-orders/?algorithm=limit&status=working",
+    ]:
+        response = intruder_api.get(BASE + path)
+        assert response.status_code == 200 and response.data["count"] == 0, path
+    response = intruder_api.get(f"{BASE}parent-orders/{victim_parent.pk}/")
+    assert response.status_code == 404
+    assert victim_parent.pk not in response.content.decode()
+
+
+def test_an_intruder_can_neither_cancel_nor_place_parent_orders_for_the_trader(
+    victim_parent, intruder_api
+):
+    before = row_counts()
+    account = victim_parent.account
+
+    cancel = intruder_api.delete(f"{BASE}parent-orders/{victim_parent.pk}/")
+    place = intruder_api.post(
+        BASE + "parent-orders/",
+        {"account": account.pk, "symbol": "BTC-USDT", "side": "buy", "quantity": "0.1",
+         "algorithm": "market"},
+        format="json",
+    )  # fmt: skip
+
+    assert cancel.status_code == 404
+    assert place.status_code == 400
+    assert place.data["errors"] == {
+        "account": [f"account {account.pk} is not one of your accounts."]
+    }
+    assert row_counts() == before
+    assert ParentOrder.objects.get().status == "working"
+    assert Order.objects.get(parent=victim_parent).status == "new"

@@ -43,3 +43,16 @@ def test_domain_arithmetic_does_not_round_38_digit_products():
         assert qty * price == exact_product
     with localcontext(prec=28):  # Python's default context would have rounded it
         assert qty * price != exact_product
+
+
+def test_numbers_beyond_what_is_stored_are_refused_at_the_edge():
+    from execution.domain.values import to_decimal
+
+    with pytest.raises(DomainError, match="quantity: 1e30 is too large"):
+        to_decimal("1e30", field="quantity")
+    with pytest.raises(DomainError, match="price: 1E\\+999999 is too large"):
+        to_decimal(D("1e999999"), field="price")
+    assert to_decimal("99999999999999999999.5", field="x") == D("99999999999999999999.5")
+    # A grid check on a fine lot needs more than the default 28 digits: no InvalidOperation.
+    fine = InstrumentSpec("X", "X", "Y", D("1"), D("1e-10"), D(0))
+    assert fine.check_quantity(D("12345678901234567890.0000000001"))

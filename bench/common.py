@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -14,10 +12,3 @@ class Result:
     unit: str  # e.g. "fills/s", "orders/s", "ms"
     target: str = ""  # the issue's target, e.g. ">= 1,000"
     note: str = ""  # context: sizes, baseline ratio, environment
-
-
-def rate(count: int, work: Callable[[], None]) -> float:
-    """Run ``work`` once and return ``count`` divided by the seconds it took."""
-    started = time.perf_counter()
-    work()
-    return count / (time.perf_counter() - started)

@@ -225,17 +225,18 @@ def _action_dict(action: algos.Action) -> dict[str, Any]:
 def _outbox_carry_out(parent_id: str, *, actor: str) -> None:
     """Carry out the pending actions, then drop those done from the outbox."""
     row = ParentOrder.objects.select_related("instrument").get(pk=parent_id)
-    done = 0
-    for action in row.outbox:
+    done = list(row.outbox)
+    for action in done:
         if "place" in action:
             _place_child(row, action, actor=f"algo:{row.pk}")
         else:
             _cancel_child(action["cancel"], actor=f"algo:{row.pk}")
-        done += 1
     if done:
+        # Drop exactly the actions carried out: another worker may have appended new ones
+        # (or carried out these too) meanwhile, and new ones must stay.
         with transaction.atomic():
             locked = _locked(parent_id)
-            locked.outbox = locked.outbox[done:]
+            locked.outbox = [action for action in locked.outbox if action not in done]
             locked.save(update_fields=["outbox", "updated_at"])
 
 

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from execution.domain.errors import DomainError
 from execution.models import (
     Account,
+    AccountBreakers,
     AccountDay,
     Balance,
     ExecutionEvent,
@@ -250,6 +251,15 @@ class AccountDayAdmin(ReadOnlyAdmin):
     list_display = ("account", "day", "start_equity", "loss_limit_breached_at")
     list_filter = ("day",)
     search_fields = ("account__name",)
+
+
+@admin.register(AccountBreakers)
+class AccountBreakersAdmin(ReadOnlyAdmin):
+    """Circuit breaker state per account; transitions are in the execution events."""
+
+    list_display = ("account", "updated_at")
+    search_fields = ("account__name", "account__owner__username")
+    readonly_fields = ("account", "state", "updated_at")
 
 
 @admin.register(ExecutionEvent)

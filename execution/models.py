@@ -389,6 +389,19 @@ class AccountDay(models.Model):
         return f"{self.account_id} {self.day}"
 
 
+class AccountBreakers(models.Model):
+    """The circuit breakers of one account (execution.domain.breakers.BreakerState as JSON)."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, primary_key=True, related_name="breakers"
+    )
+    state = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"breakers of account {self.account_id}"
+
+
 class EventKind(models.TextChoices):
     ACCOUNT_OPENED = "account_opened"
     FUNDS_DEPOSITED = "funds_deposited"
@@ -404,6 +417,10 @@ class EventKind(models.TextChoices):
     PARENT_ORDER_STEPPED = "parent_order_stepped"
     PARENT_ORDER_ENDED = "parent_order_ended"
     EXIT_TRIGGERED = "exit_triggered"
+    BREAKER = "breaker"
+    SIGNAL_EXECUTED = "signal_executed"
+    SIGNAL_SKIPPED = "signal_skipped"
+    SIGNAL_REFUSED = "signal_refused"
     DAILY_LOSS_LIMIT_BREACHED = "daily_loss_limit_breached"
     VENUE_ERROR = "venue_error"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from django.utils import timezone
 from execution.domain.errors import DomainError
 from execution.domain.orders import OPEN_STATUSES
 from execution.domain.positions import PositionState
+from execution.domain.urgency import TouchSnapshot, touch_of
 from execution.models import Account, AccountMode, EventKind, Instrument, Order, Position
 from execution.selectors import account_valuation
 from execution.services.events import event_append
@@ -30,6 +32,9 @@ Book = tuple[str, Sequence[Level], Sequence[Level], datetime]
 _lock = threading.RLock()
 _paper_venues: dict[int, PaperVenue] = {}
 _latest_books: dict[str, Book] = {}
+# The touches behind the spread and order-flow features (urgency.book_features).
+_touch_history: dict[str, deque[TouchSnapshot]] = {}
+TOUCH_HISTORY = 100
 
 
 def venue_fills_record(fills: Sequence[VenueFill], *, actor: str) -> None:
@@ -142,7 +147,13 @@ def paper_venues(*, latest_book: Book | None = None) -> list[PaperVenue]:
     """Every paper venue of this process, after remembering ``latest_book`` for new ones."""
     with _lock:
         if latest_book is not None:
-            _latest_books[latest_book[0]] = latest_book
+            symbol = latest_book[0]
+            previous = _latest_books.get(symbol)
+            if previous is not None and previous[1] and previous[2]:
+                _, bids, asks, at = previous
+                history = _touch_history.setdefault(symbol, deque(maxlen=TOUCH_HISTORY))
+                history.append(touch_of(bids, asks, at))
+            _latest_books[symbol] = latest_book
         return list(_paper_venues.values())
 
 
@@ -155,8 +166,17 @@ def paper_touch(symbol: str) -> tuple[Decimal, Decimal, datetime] | None:
     return book[1][0][0], book[2][0][0], book[3]
 
 
+def paper_book(symbol: str) -> tuple[Book, list[TouchSnapshot]] | None:
+    """The latest paper book of ``symbol`` with the touches before it, oldest first."""
+    with _lock:
+        book = _latest_books.get(symbol)
+        history = list(_touch_history.get(symbol, ()))
+    return None if book is None else (book, history)
+
+
 def paper_reset() -> None:
     """Forget every paper venue and book of this process (tests start from a clean market)."""
     with _lock:
         _paper_venues.clear()
         _latest_books.clear()
+        _touch_history.clear()

@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 
+from execution.domain.errors import DomainError
 from execution.domain.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
 from execution.domain.risk import RiskLimits
 from execution.domain.values import (
@@ -74,6 +76,13 @@ class Instrument(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+    def clean(self) -> None:
+        """Forms (the admin's) check the same instrument rules as the domain."""
+        try:
+            self.spec()
+        except DomainError as error:
+            raise ValidationError(str(error)) from None
 
     def spec(self) -> InstrumentSpec:
         return InstrumentSpec(

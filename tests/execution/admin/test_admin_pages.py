@@ -141,3 +141,15 @@ def test_a_user_who_is_not_staff_is_sent_to_the_login_page(client, trading):
         response = client.get(path)
         assert response.status_code == 302
         assert response.url.startswith(reverse("admin:login"))
+
+
+def test_an_instrument_that_breaks_the_domain_rules_is_refused_in_the_admin(admin_client):
+    response = admin_client.post(
+        "/admin/execution/instrument/add/",
+        {"symbol": "TINY-USDT", "base_currency": "TINY", "quote_currency": "USDT",
+         "tick_size": "0.0000000001", "lot_size": "0.000000001", "min_quantity": "0",
+         "min_notional": "0", "is_active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 200  # the form again, with the error
+    assert "more than 18 decimal places" in response.content.decode()
+    assert not Instrument.objects.filter(symbol="TINY-USDT").exists()

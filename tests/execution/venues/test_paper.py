@@ -1,6 +1,7 @@
 """The paper venue: Decimal edges, fees, margin accounting, idempotent submits, validation,
 latency through an injected clock, candles, determinism, and a property over random books."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
@@ -429,22 +430,33 @@ def test_fills_respect_quantity_and_limit_and_match_the_ledger(first_book, flow,
     fills: list[VenueFill] = []
     placed: list[str] = []
     limits: dict[str, D] = {}
+
+    def checked(new_fills: Iterable[VenueFill]) -> list[VenueFill]:
+        """Each fill at or better than the limit in force when it happened (an amendment
+        changes the limit for later fills only)."""
+        new_fills = list(new_fills)
+        for fill in new_fills:
+            limit = limits.get(fill.client_order_id)
+            if limit is not None:
+                assert fill.price <= limit if fill.side is Side.BUY else fill.price >= limit
+        return new_fills
+
     for step, ((kind, side, size, offset, tif), trade) in enumerate(flow):
         if refreshes and step % 8 == 7:
             mid, bids, asks = refreshes[(step // 8) % len(refreshes)]
-            fills += venue.update_book(SYMBOL, bids, asks, clock.advance(1))
+            fills += checked(venue.update_book(SYMBOL, bids, asks, clock.advance(1)))
         if kind in ("market", "limit", "stop_market"):
             client_order_id = f"o{step}"
             price = TICK * (mid + offset) if kind == "limit" else None
             stop = TICK * (mid + offset) if kind == "stop_market" else None
+            if price is not None:
+                limits[client_order_id] = price
             report = venue.submit(
                 request(side, LOT * size, kind, price=price, stop_price=stop, tif=tif),
                 client_order_id=client_order_id,
             )
-            fills += report.fills
+            fills += checked(report.fills)
             placed.append(client_order_id)
-            if price is not None:
-                limits[client_order_id] = price
         elif placed:
             target = venue.fetch_order(placed[size % len(placed)])
             assert target is not None
@@ -454,28 +466,28 @@ def test_fills_respect_quantity_and_limit_and_match_the_ledger(first_book, flow,
                 venue.cancel(target.client_order_id)
             elif target.client_order_id in limits:
                 price = TICK * (mid + offset)
+                previous = limits[target.client_order_id]
+                limits[target.client_order_id] = price
                 try:
-                    fills += venue.amend(target.client_order_id, price=price).fills
+                    fills += checked(venue.amend(target.client_order_id, price=price).fills)
                 except VenueError as error:
                     assert "post-only" in str(error)
-                else:
-                    limits[target.client_order_id] = price
+                    limits[target.client_order_id] = previous
         trade_side, trade_size, trade_offset = trade
-        fills += venue.on_trade(
-            SYMBOL,
-            TICK * (mid + trade_offset),
-            LOT * trade_size,
-            Side(trade_side),
-            clock.advance(1),
+        fills += checked(
+            venue.on_trade(
+                SYMBOL,
+                TICK * (mid + trade_offset),
+                LOT * trade_size,
+                Side(trade_side),
+                clock.advance(1),
+            )
         )
 
     by_order: dict[str, D] = {}
     for fill in fills:
         by_order[fill.client_order_id] = by_order.get(fill.client_order_id, D(0)) + fill.quantity
         assert fill.quantity > 0
-        limit = limits.get(fill.client_order_id)
-        if limit is not None:
-            assert fill.price <= limit if fill.side is Side.BUY else fill.price >= limit
     for client_order_id in placed:
         report = venue.fetch_order(client_order_id)
         assert report is not None
@@ -509,3 +521,16 @@ def test_restore_reloads_positions_cash_and_open_orders():
     assert [r.client_order_id for r in restarted.open_orders()] == ["tp"]
     exit_fills = restarted.submit(request("sell", "1", reduce_only=True), client_order_id="x")
     assert exit_fills.status is OrderStatus.FILLED  # the restored position allows reduce-only
+
+
+def test_an_amended_price_applies_to_later_fills_only():
+    """Found by the property above: a sell limit partly filled at 99.9 and then amended up
+    keeps its earlier fill; the rest fills only at or above the new price."""
+    venue = venue_with_book()
+    report = venue.submit(request("sell", "3", "limit", price="99.9"), client_order_id="s")
+    assert [(f.quantity, f.price) for f in report.fills] == [(D(1), D("99.9"))]  # the bid
+    venue.amend("s", price=D("100.4"))
+    later = T0 + timedelta(seconds=1)
+    assert venue.on_trade(SYMBOL, D("100.3"), D(5), Side.BUY, later) == []
+    fills = venue.on_trade(SYMBOL, D("100.5"), D(5), Side.BUY, later)
+    assert [(f.quantity, f.price) for f in fills] == [(D(2), D("100.4"))]

@@ -49,15 +49,15 @@ book_resilience < 0.3, so no single order walks a thin top:
 
 | urgency          | whole order                                    | split                      |
 |------------------|------------------------------------------------|----------------------------|
-| passive maker    | limit at own touch, 60 s, no fallback          | iceberg, 20% touch clips   |
+| passive maker    | post-only limit at own touch, 60 s             | iceberg, 20% touch clips   |
 | balanced         | limit at own touch, 30 s, then market          | twap 60 s, 5 limit slices  |
 | aggressive limit | limit half-way into the spread (the opposite   | twap 60 s, 5 limit slices  |
 |                  | touch when volume_concentration >= 0.6), 10 s, | improved the same way      |
 |                  | then market                                    |                            |
 | urgent           | market                                         | twap 60 s, 5 market slices |
 
-The limit algorithm has no post-only flag, so a passive maker joins its own touch as a plain
-limit order: at the touch it does not cross, but a touch that moves before it arrives could.
+A passive maker's limit order is post-only: if the book moved through it before it arrived,
+the venue rejects it instead of letting it take liquidity (and the parent stops).
 
 The generic config helpers here (``about``, ``InvalidConfig``) also serve ``breakers``.
 """
@@ -754,7 +754,7 @@ def _algorithm(
                 "use_limit_orders": True,
             }
         timeout = seconds_text(config.passive_timeout)
-        return "limit", {"timeout": timeout, "fallback_to_market": False}
+        return "limit", {"timeout": timeout, "fallback_to_market": False, "post_only": True}
     if urgency is UrgencyLevel.BALANCED:
         if split:
             return "twap", twap

@@ -49,6 +49,7 @@ from execution.domain.orders import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    TimeInForce,
 )
 from execution.domain.values import (
     ZERO,
@@ -515,7 +516,12 @@ class ParentOrder:
         return round_up_to_lot(spec, least)
 
     def place(
-        self, now: datetime, market: MarketView, quantity: Decimal, price: Decimal | None = None
+        self,
+        now: datetime,
+        market: MarketView,
+        quantity: Decimal,
+        price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
     ) -> tuple[ParentOrder, PlaceChild]:
         """Send a child: a limit order at ``price``, or a market order without one."""
         mid = market.mid
@@ -528,6 +534,7 @@ class ParentOrder:
             order_type=order_type,
             quantity=quantity,
             price=price,
+            time_in_force=time_in_force,
             reference_price=mid,
         )
         child = ChildOrder(

@@ -18,6 +18,7 @@ from execution.domain.algos.core import (
     register,
 )
 from execution.domain.algos.params import require
+from execution.domain.orders import TimeInForce
 from execution.domain.values import ZERO
 
 # ParentOrder.decision counts these steps.
@@ -37,6 +38,9 @@ class LimitWithTimeout(Algorithm):
     timeout: timedelta
     fallback_to_market: bool = False
     price: Decimal | None = None
+    # Post-only: the venue rejects the child rather than let it take liquidity (and a
+    # rejected child stops the parent).
+    post_only: bool = False
 
     def validate(self) -> None:
         Algorithm.validate(self)
@@ -70,7 +74,8 @@ class LimitWithTimeout(Algorithm):
         if size is None:
             reason = f"the order is too small: {parent.too_small(parent.quantity, price)}"
             return parent.end(ParentStatus.STOPPED, reason, now)
-        parent, place = parent.place(now, market, size, price)
+        tif = TimeInForce.POST_ONLY if self.post_only else TimeInForce.GTC
+        parent, place = parent.place(now, market, size, price, time_in_force=tif)
         return replace(parent, decision=_PLACED), (place,)
 
     def next_due(self, parent: ParentOrder, now: datetime) -> datetime | None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from execution.domain.algos import InvalidAlgoConfig, MarketView, PlaceChild, algorithm_from_config
 from execution.domain.errors import DomainError
-from execution.domain.orders import OrderType
+from execution.domain.orders import OrderType, TimeInForce
 from execution.domain.urgency import (
     BookFeatures,
     ExecutionPlan,
@@ -316,13 +316,14 @@ def started(result, side=Side.BUY, bid="100.0", ask="101.0"):
     return next(action.request for action in step.actions if isinstance(action, PlaceChild))
 
 
-def test_passive_maker_joins_its_touch_with_no_fallback():
+def test_passive_maker_joins_its_touch_post_only_with_no_fallback():
     result = plan(strength=0.9, stability=0.1)
     assert (result.algorithm_kind, result.algorithm_params) == (
         "limit",
-        {"timeout": "60", "fallback_to_market": False},
+        {"timeout": "60", "fallback_to_market": False, "post_only": True},
     )
     child = started(result)
+    assert child.time_in_force is TimeInForce.POST_ONLY
     assert (child.order_type, child.price) == (OrderType.LIMIT, D(100))
 
 

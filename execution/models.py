@@ -209,6 +209,11 @@ class ParentOrder(models.Model):
     next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     filled_quantity = amount_field(default=Decimal(0))
     average_fill_price = amount_field(null=True, blank=True)
+    # The L2 book when the parent was placed ({"bids": [[price, qty], ...], "asks": ...} as
+    # strings, best first) and when its signal arrived: the execution-quality baseline and the
+    # signal-to-fill times need both, and neither can be recovered later.
+    arrival_book = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    signal_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -411,6 +416,47 @@ class AccountBreakers(models.Model):
         return f"breakers of account {self.account_id}"
 
 
+class InstrumentBreaker(models.Model):
+    """The market-wide halt of one instrument (execution.domain.breakers.SpreadHalt as columns).
+
+    Market data updates it on every book, whatever account trades the instrument; a halt holds
+    once spread_stability_norm_100 has stayed above the threshold long enough, so a feed that
+    goes quiet while unstable still halts (the pure ``SpreadHalt.halted_at(now)``).
+    """
+
+    instrument = models.OneToOneField(
+        Instrument, on_delete=models.CASCADE, primary_key=True, related_name="breaker"
+    )
+    stability = models.FloatField(null=True, blank=True)  # the latest observation
+    observed_at = models.DateTimeField(null=True, blank=True)
+    unstable_since = models.DateTimeField(null=True, blank=True)
+    halted_since = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"breaker of {self.instrument_id}"
+
+
+class ExchangeCredential(models.Model):
+    """A live account's exchange API key, secret and passphrase as Fernet tokens
+    (execution.venues.credentials); the plaintext exists only while a client is built."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, primary_key=True, related_name="exchange_credential"
+    )
+    exchange_id = models.CharField(max_length=40, default="okx", help_text="a ccxt exchange id")
+    sandbox = models.BooleanField(default=True, help_text="the exchange's demo trading")
+    api_key = models.TextField()
+    secret = models.TextField()
+    password = models.TextField(blank=True, default="")  # empty: the exchange has none
+    key_hint = models.CharField(max_length=8, blank=True, default="")  # last 4 of the key
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id} key ...{self.key_hint} of account {self.account_id}"
+
+
 class EventKind(models.TextChoices):
     ACCOUNT_OPENED = "account_opened"
     FUNDS_DEPOSITED = "funds_deposited"
@@ -432,6 +478,8 @@ class EventKind(models.TextChoices):
     SIGNAL_REFUSED = "signal_refused"
     DAILY_LOSS_LIMIT_BREACHED = "daily_loss_limit_breached"
     VENUE_ERROR = "venue_error"
+    RECONCILIATION = "reconciliation"  # a difference with the venue, and its correction
+    CREDENTIALS_CHANGED = "credentials_changed"
 
 
 class AppendOnlyError(Exception):
@@ -449,6 +497,9 @@ class ExecutionEvent(models.Model):
     )
     order = models.ForeignKey(
         Order, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
     )
     message = models.TextField()
     data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from execution.models import Account, EventKind, ExecutionEvent, Order
+from execution.models import Account, EventKind, ExecutionEvent, Instrument, Order
 
 
 def event_append(
@@ -14,10 +14,16 @@ def event_append(
     message: str,
     account: Account | None = None,
     order: Order | None = None,
+    instrument: Instrument | None = None,
     data: dict[str, Any] | None = None,
 ) -> ExecutionEvent:
     if order is not None and account is None:
         account = order.account
+    if order is not None and instrument is None:
+        instrument_id = order.instrument_id
+    else:
+        instrument_id = None if instrument is None else instrument.pk
     return ExecutionEvent.objects.create(
-        kind=kind, actor=actor, message=message, account=account, order=order, data=data or {}
-    )
+        kind=kind, actor=actor, message=message, account=account, order=order,
+        instrument_id=instrument_id, data=data or {},
+    )  # fmt: skip

@@ -5,19 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from execution.domain import algos
+from execution.domain import algos, breakers
+from execution.domain.errors import DomainError
 from execution.domain.metrics import (
+    CashFlow,
     ClosedTrade,
     EquityPoint,
     PerformanceSummary,
+    UnmeasurableReturn,
     average_trade,
     closed_trades,
     profit_factor,
@@ -27,7 +31,7 @@ from execution.domain.metrics import (
 from execution.domain.orders import OPEN_STATUSES, FillEvent, OrderStatus
 from execution.domain.positions import fee_in_quote
 from execution.domain.quality import (
-    BookLevels,
+    ArrivalBook,
     ExecutionQuality,
     QualityFill,
     QualitySummary,
@@ -38,11 +42,14 @@ from execution.domain.risk import AccountRisk
 from execution.domain.values import ZERO, Liquidity, Side, exact, plain
 from execution.models import (
     Account,
+    AccountBreakers,
     AccountDay,
     Balance,
+    EventKind,
     ExecutionEvent,
     Fill,
     Instrument,
+    InstrumentBreaker,
     Order,
     ParentOrder,
     Position,
@@ -105,13 +112,22 @@ def utc_today() -> date:
     return timezone.now().astimezone(UTC).date()
 
 
-def account_risk(account: Account, instrument: Instrument, day: AccountDay) -> AccountRisk:
+def account_risk(
+    account: Account, instrument: Instrument, day: AccountDay, *, now: datetime | None = None
+) -> AccountRisk:
     valuation = account_valuation(account)
     position_quantity = (
         Position.objects.filter(account=account, instrument=instrument)
         .values_list("quantity", flat=True)
         .first()
     ) or ZERO
+    # The breakers refuse orders that add risk; check_order applies them to the opening part.
+    refusals = breakers.check_new_order(
+        account_breaker_state(account),
+        symbol=instrument.symbol,
+        halted=instrument_halted(instrument, now or timezone.now()),
+        reduces_risk=False,
+    )
     return AccountRisk(
         equity=valuation.equity,
         available_balance=valuation.available,
@@ -120,6 +136,7 @@ def account_risk(account: Account, instrument: Instrument, day: AccountDay) -> A
         position_quantity=position_quantity,
         mid_price=None if instrument.mark_price is None else plain(instrument.mark_price),
         taker_fee_rate=Decimal(settings.PAPER_TAKER_FEE_RATE),
+        breaker_refusals=tuple(refusals),
     )
 
 
@@ -370,6 +387,23 @@ def equity_curve_for_account(
     return curve
 
 
+def cash_flows_for_account(
+    account: Account, *, after: datetime | None = None, until: datetime | None = None
+) -> list[CashFlow]:
+    """Deposits (positive) and withdrawals (negative) of the account's base currency after
+    ``after`` up to ``until``, in time order, from the audit trail of funds_deposit (Balance
+    keeps only their sum). The opening deposit is not one: it precedes every equity point."""
+    events = ExecutionEvent.objects.filter(
+        account=account, kind=EventKind.FUNDS_DEPOSITED, data__currency=account.base_currency
+    )
+    if after is not None:
+        events = events.filter(created_at__gt=after)
+    if until is not None:
+        events = events.filter(created_at__lte=until)
+    rows = events.order_by("created_at", "pk").values_list("created_at", "data")
+    return [(at, Decimal(str(data["amount"]))) for at, data in rows]
+
+
 PERIODS_PER_YEAR_DAILY = 365.0  # daily points of a market open every day
 
 
@@ -386,7 +420,10 @@ class AccountPerformance:
     net_pnl: Decimal
     fees: Decimal
     equity_curve: list[EquityPoint]
-    curve: PerformanceSummary | None  # None with fewer than two points or a non-positive one
+    cash_flows: list[CashFlow]  # deposits and withdrawals within the curve's span
+    # None with fewer than two points, a non-positive one, or a period whose return cannot be
+    # measured (UnmeasurableReturn)
+    curve: PerformanceSummary | None
 
 
 def account_performance(
@@ -397,7 +434,13 @@ def account_performance(
     symbol: str | None = None,
 ) -> AccountPerformance:
     """Trade statistics of the round trips closed in the date range (in ``symbol`` only, if
-    given) and return statistics of the account's daily equity curve over the range."""
+    given) and return statistics of the account's daily equity curve over the range, time
+    weighted: deposits and withdrawals are cash flows, not gains and losses.
+
+    The curve's points are each day's opening equity taken as measured at 00:00 UTC, as the
+    scheduled account_days_open measures it. A day opened lazily instead (no scheduler) is
+    measured at its first order: a deposit made that day before it is in that equity already
+    but dated after its point, and reads as a loss of the next period."""
     until = None if end_date is None else _day_start(end_date + timedelta(days=1))
     since = None if start_date is None else _day_start(start_date)
     trades = [
@@ -406,9 +449,13 @@ def account_performance(
         if since is None or trade.closed_at >= since
     ]
     curve = equity_curve_for_account(account, start_date=start_date, end_date=end_date)
+    flows = cash_flows_for_account(account, after=curve[0][0], until=curve[-1][0]) if curve else []
     summary = None
     if len(curve) >= 2 and all(equity > 0 for _, equity in curve):
-        summary = summarize(curve, trades, PERIODS_PER_YEAR_DAILY)
+        try:
+            summary = summarize(curve, trades, PERIODS_PER_YEAR_DAILY, cash_flows=flows)
+        except UnmeasurableReturn:
+            summary = None
     with exact():
         net_pnl = sum((trade.net_pnl for trade in trades), ZERO)
         fees = sum((trade.fees for trade in trades), ZERO)
@@ -424,6 +471,7 @@ def account_performance(
         net_pnl=net_pnl,
         fees=fees,
         equity_curve=curve,
+        cash_flows=flows,
         curve=summary,
     )
 
@@ -449,62 +497,119 @@ def parent_order_children(parent: ParentOrder) -> QuerySet[Order]:
 _QUALITY_FILL_COLUMNS = ("quantity", "price", "fee", "fee_currency", "filled_at")
 
 
-def parent_order_quality(
-    parent: ParentOrder, *, book: BookLevels | None = None, signal_at: datetime | None = None
-) -> ExecutionQuality | None:
-    """How the parent was executed (execution.domain.quality); None before its first child.
+def parent_order_quality(parent: ParentOrder) -> ExecutionQuality | None:
+    """How the parent was executed (execution.domain.quality); None when nothing gives its
+    arrival mid (no arrival book with both sides, and no child yet).
 
-    - Arrival mid: nothing records the mid at the parent's start itself, so the first child's
-      arrival mid (``state.children[0].arrival_mid``, the mid when it was sent) stands for it.
-      Algorithms that send a child at once (market, limit, iceberg, TWAP's and VWAP's first
-      slice) send it at the start; one that waited (for a two-sided book, or POV for volume)
-      is measured from when it first traded, not from when it was asked to.
-    - Final mid, which marks an unfilled rest: the latest of the children's arrival mids and
-      the instrument's mark, the mark only when it was taken during the parent's life (from its
-      start to its ending, or to now while it works).
+    - Arrival mid: the mid of the parent's arrival book (the book when it was placed); for a
+      parent without one (placed before arrival books were stored, or with a side of the book
+      empty), the first child's arrival mid (``state.children[0].arrival_mid``, the mid when
+      it was sent).
+    - Final mid, which marks an unfilled rest: the latest of the arrival book's mid, the
+      children's arrival mids and the instrument's mark, the mark only when it was taken
+      during the parent's life (from its start to its ending, or to now while it works).
     - Fees charged in the base currency convert at the fill price.
-    - The market-order baseline needs ``book``, the L2 book at arrival, which is not stored
-      today: without it the baseline and the improvement are None. It is charged the paper
-      exchange's taker fee rate.
-    - ``signal_at``: a parent does not record the signal that caused it; callers that know it
-      pass it, else the signal-to-fill times are None.
+    - The market-order baseline walks the arrival book (its top ``ARRIVAL_BOOK_LEVELS`` levels
+      a side), charged the paper exchange's taker fee rate; None without an arrival book.
+    - Signal-to-fill times count from ``signal_at``, or from the placement (``created_at``)
+      for a parent placed directly, without a signal.
     """
     fills = Fill.objects.filter(order__parent=parent).values_list(*_QUALITY_FILL_COLUMNS)
-    return _parent_quality(parent, list(fills), book=book, signal_at=signal_at)
+    return _parent_quality(parent, list(fills))
 
 
-def parent_order_quality_summary_for_owner(
-    owner_id: int, *, by: Literal["algorithm", "strategy"]
-) -> dict[Any, QualitySummary]:
-    """Execution quality of the owner's parents summarized per algorithm (keys: its kind) or
-    per strategy (keys: the strategy id, None for parents placed by hand)."""
-    parents = list(parent_orders_for_owner(owner_id).order_by("created_at", "pk"))
-    fills: dict[str, list[tuple[Any, ...]]] = {}
-    rows = Fill.objects.filter(order__parent__in=[p.pk for p in parents]).values_list(
-        "order__parent_id", *_QUALITY_FILL_COLUMNS
-    )
-    for parent_id, *columns in rows:
-        fills.setdefault(parent_id, []).append(tuple(columns))
-    keyed = []
-    for parent in parents:
-        quality = _parent_quality(parent, fills.get(parent.pk, []), book=None, signal_at=None)
-        if quality is not None:
-            keyed.append((parent.algorithm if by == "algorithm" else parent.strategy_id, quality))
-    return summarize_quality(keyed)
+@dataclass(frozen=True, slots=True)
+class QualityGroup:
+    """The execution quality of one algorithm's or one strategy's parents quoted in one
+    currency (money in two currencies never adds up)."""
+
+    key: str | int | None  # the algorithm's kind, or the strategy id (None: placed by hand)
+    currency: str
+    summary: QualitySummary
 
 
-def _parent_quality(
-    parent: ParentOrder,
-    fills: list[tuple[Any, ...]],
+@dataclass(frozen=True, slots=True)
+class ExecutionQualityReport:
+    parent_count: int  # parents the filters matched
+    measured_count: int  # those with an arrival mid, so a quality
+    by_algorithm: list[QualityGroup]
+    by_strategy: list[QualityGroup]
+
+
+def execution_quality_report_for_owner(
+    owner_id: int,
     *,
-    book: BookLevels | None,
-    signal_at: datetime | None,
-) -> ExecutionQuality | None:
+    account_id: int | None = None,
+    symbol: str | None = None,
+    strategy_id: int | None = None,
+    algorithm: str | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+) -> ExecutionQualityReport:
+    """Execution quality of the owner's parents placed from ``start_date`` to ``end_date``
+    (UTC days, inclusive), narrowed by the other filters, summarized per algorithm and per
+    strategy (execution.domain.quality.summarize_quality)."""
+    parents = parent_orders_for_owner(owner_id)
+    if account_id is not None:
+        parents = parents.filter(account_id=account_id)
+    if symbol is not None:
+        parents = parents.filter(instrument__symbol=symbol)
+    if strategy_id is not None:
+        parents = parents.filter(strategy_id=strategy_id)
+    if algorithm is not None:
+        parents = parents.filter(algorithm=algorithm)
+    if start_date is not None:
+        parents = parents.filter(created_at__gte=_day_start(start_date))
+    if end_date is not None:
+        parents = parents.filter(created_at__lt=_day_start(end_date + timedelta(days=1)))
+    rows = list(parents.order_by("created_at", "pk"))
+    fills: dict[str, list[tuple[Any, ...]]] = {}
+    for parent_id, *columns in Fill.objects.filter(
+        order__parent__in=[p.pk for p in rows]
+    ).values_list("order__parent_id", *_QUALITY_FILL_COLUMNS):
+        fills.setdefault(parent_id, []).append(tuple(columns))
+    measured = [
+        (parent, quality)
+        for parent in rows
+        if (quality := _parent_quality(parent, fills.get(parent.pk, []))) is not None
+    ]
+    by_algorithm = summarize_quality(
+        ((p.algorithm, p.instrument.quote_currency), q) for p, q in measured
+    )
+    by_strategy = summarize_quality(
+        ((p.strategy_id, p.instrument.quote_currency), q) for p, q in measured
+    )
+    return ExecutionQualityReport(
+        parent_count=len(rows),
+        measured_count=len(measured),
+        by_algorithm=[
+            QualityGroup(key=kind, currency=currency, summary=summary)
+            for (kind, currency), summary in sorted(by_algorithm.items(), key=itemgetter(0))
+        ],
+        by_strategy=[
+            QualityGroup(key=strategy, currency=currency, summary=summary)
+            for (strategy, currency), summary in sorted(
+                # Parents placed by hand (no strategy) first, then by strategy id.
+                by_strategy.items(),
+                key=lambda item: (item[0][0] is not None, item[0][0] or 0, item[0][1]),
+            )
+        ],
+    )
+
+
+def _parent_quality(parent: ParentOrder, fills: list[tuple[Any, ...]]) -> ExecutionQuality | None:
     state = algos.ParentOrder.from_dict(parent.state)
-    if not state.children:
+    arrival = None if parent.arrival_book is None else ArrivalBook.from_dict(parent.arrival_book)
+    book_mid = None if arrival is None else arrival.book.mid
+    mids = [(child.sent_at, child.arrival_mid) for child in state.children]
+    if arrival is not None and book_mid is not None:
+        arrival_mid = book_mid
+        mids.append((arrival.at, book_mid))
+    elif state.children:
+        arrival_mid = state.children[0].arrival_mid
+    else:
         return None
     instrument = parent.instrument
-    mids = [(child.sent_at, child.arrival_mid) for child in state.children]
     end = timezone.now() if state.ending is None else state.ending.at
     mark, marked_at = instrument.mark_price, instrument.marked_at
     if mark is not None and marked_at is not None and state.started_at <= marked_at <= end:
@@ -527,10 +632,47 @@ def _parent_quality(
     return execution_quality(
         side=Side(parent.side),
         quantity=plain(parent.quantity),
-        arrival_mid=state.children[0].arrival_mid,
+        arrival_mid=arrival_mid,
         fills=quality_fills,
         mids=mids,
-        signal_at=signal_at,
-        book=book,
+        signal_at=parent.signal_at or parent.created_at,
+        book=None if arrival is None else arrival.book,
         taker_fee_rate=Decimal(settings.PAPER_TAKER_FEE_RATE),
     )
+
+
+# -- circuit breakers ------------------------------------------------------------------------
+
+
+@cache
+def breaker_config() -> breakers.BreakerConfig:
+    """The breakers' thresholds: defaults overridden by settings.EXECUTION_BREAKERS."""
+    return breakers.BreakerConfig.from_dict(getattr(settings, "EXECUTION_BREAKERS", {}))
+
+
+def spread_halt_of(row: InstrumentBreaker | None, symbol: str) -> breakers.SpreadHalt:
+    if row is None:
+        return breakers.SpreadHalt(symbol)
+    return breakers.SpreadHalt(
+        symbol, unstable_since=row.unstable_since, halted_since=row.halted_since
+    )
+
+
+def instrument_halted(instrument: Instrument, now: datetime) -> bool:
+    """Whether new orders that add risk on ``instrument`` are halted at ``now``."""
+    row = InstrumentBreaker.objects.filter(instrument=instrument).first()
+    return spread_halt_of(row, instrument.symbol).halted_at(now, breaker_config())
+
+
+def account_breaker_state(account: Account) -> breakers.BreakerState:
+    """An account's breakers as the domain sees them (not locked: for checks and reads)."""
+    data = AccountBreakers.objects.filter(account=account).values_list("state", flat=True).first()
+    return breaker_state_of(data, account)
+
+
+def breaker_state_of(data: object, account: Account) -> breakers.BreakerState:
+    if not data:
+        return breakers.BreakerState(account=str(account.pk))
+    if not isinstance(data, dict):
+        raise DomainError(f"breaker state of account {account.pk} is not readable")
+    return breakers.BreakerState.from_dict(data)

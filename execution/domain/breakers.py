@@ -1,16 +1,18 @@
-"""Circuit breakers of one account, as a pure state machine over time.
+"""Circuit breakers of instruments and accounts, as pure state machines over time.
 
 Each function takes the state, what happened and ``now`` (the caller's clock), and returns a
 ``BreakerStep``: the next state and the events of every transition, for the audit trail and
 the API. The state is a frozen value with a JSON form, so the live system keeps it in a row.
 
 Breakers (defaults in ``BreakerConfig``)
-- Halt: an instrument halts once spread_stability_norm_100 has stayed above 0.8 for 60 s.
-  Between observations a value is taken to hold until the next one, so a feed that goes quiet
-  while unstable still halts (``advance``). It resumes on the first observation below
-  ``resume_stability_below`` (default 0.8: a value of exactly 0.8 neither halts nor resumes;
-  set it lower for a wider hysteresis band). Any observation at or below the halt threshold
-  restarts the 60 s.
+- Halt (market-wide, ``SpreadHalt``: one per instrument, fed by market data on every book, not
+  by any account): an instrument halts once spread_stability_norm_100 has stayed above 0.8 for
+  60 s. Between observations a value is taken to hold until the next one, so a feed that goes
+  quiet while unstable still halts (``SpreadHalt.halted_at``). It resumes on the first
+  observation below ``resume_stability_below`` (default 0.8: a value of exactly 0.8 neither
+  halts nor resumes; set it lower for a wider hysteresis band). Any observation at or below the
+  halt threshold restarts the 60 s.
+The others are per account (``BreakerState``):
 - Reduce: ``urgent_signal_count`` (3) urgent signals on an instrument within
   ``urgent_signal_window`` (5 min) cut its order size by ``reduced_size_factor`` (0.5) for
   ``reduce_for`` (15 min) from the latest of them; a further burst extends the reduction.
@@ -121,10 +123,11 @@ class BreakerEventKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BreakerEvent:
-    """One transition, to write to the audit trail; ``instrument`` is None for the account."""
+    """One transition, to write to the audit trail. ``instrument`` is None for the whole
+    account, ``account`` None for a market-wide halt of the instrument."""
 
     kind: BreakerEventKind
-    account: str
+    account: str | None
     instrument: str | None
     reason: str
     at: datetime
@@ -141,17 +144,13 @@ class BreakerEvent:
 
 @dataclass(frozen=True, slots=True)
 class InstrumentBreakers:
-    """The breakers of one instrument."""
+    """The breakers of one instrument in one account (its halt is market-wide: SpreadHalt)."""
 
-    unstable_since: datetime | None = None  # the spread above the halt threshold since then
-    halted_since: datetime | None = None
     urgent_signals: tuple[datetime, ...] = ()  # within the window, oldest first
     reduced_until: datetime | None = None
 
     def to_dict(self) -> JSONDict:
         return {
-            "unstable_since": _time_text(self.unstable_since),
-            "halted_since": _time_text(self.halted_since),
             "urgent_signals": [at.isoformat() for at in self.urgent_signals],
             "reduced_until": _time_text(self.reduced_until),
         }
@@ -159,8 +158,6 @@ class InstrumentBreakers:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InstrumentBreakers:
         return cls(
-            unstable_since=_time_or_none(data["unstable_since"]),
-            halted_since=_time_or_none(data["halted_since"]),
             urgent_signals=tuple(datetime.fromisoformat(at) for at in data["urgent_signals"]),
             reduced_until=_time_or_none(data["reduced_until"]),
         )
@@ -203,9 +200,6 @@ class BreakerState:
     def instrument(self, symbol: str) -> InstrumentBreakers:
         return self.instruments.get(symbol, InstrumentBreakers())
 
-    def halted(self, symbol: str) -> bool:
-        return self.instrument(symbol).halted_since is not None
-
     def to_dict(self) -> JSONDict:
         return {
             "account": self.account,
@@ -243,22 +237,65 @@ class BreakerStep:
     events: tuple[BreakerEvent, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class SpreadHalt:
+    """The market-wide halt of one instrument, driven by its spread_stability_norm_100."""
+
+    symbol: str
+    unstable_since: datetime | None = None  # above the halt threshold since then
+    halted_since: datetime | None = None
+
+    def halted_at(self, now: datetime, config: BreakerConfig) -> bool:
+        """Whether new orders are halted at ``now``, counting a halt that came due since the
+        last observation (the unstable value held until now)."""
+        return self.halted_since is not None or (
+            self.unstable_since is not None and now - self.unstable_since >= config.halt_after
+        )
+
+    def advance(
+        self, now: datetime, config: BreakerConfig
+    ) -> tuple[SpreadHalt, tuple[BreakerEvent, ...]]:
+        """Bring in a halt that came due by the clock alone, dated when it came due."""
+        since = self.unstable_since
+        if since is None or self.halted_since is not None or now - since < config.halt_after:
+            return self, ()
+        due = since + config.halt_after
+        reason = (
+            f"spread stability above {config.halt_stability_above} since {since.isoformat()}, "
+            f"for {_seconds(config.halt_after)}: new orders halted"
+        )
+        event = BreakerEvent(BreakerEventKind.HALT, None, self.symbol, reason, due)
+        return replace(self, halted_since=due), (event,)
+
+    def observe(
+        self, stability: float, now: datetime, config: BreakerConfig
+    ) -> tuple[SpreadHalt, tuple[BreakerEvent, ...]]:
+        """Take one observation; returns the next halt and its transitions, oldest first."""
+        if isinstance(stability, bool) or not 0 <= stability <= 1:
+            raise DomainError(f"spread stability must be in [0, 1], got {stability!r}")
+        # The previous value held until now: a halt it brought due comes first.
+        halt, events = self.advance(now, config)
+        if stability > config.halt_stability_above:
+            if halt.unstable_since is not None:
+                return halt, events
+            return replace(halt, unstable_since=now).advance(now, config)
+        halt = replace(halt, unstable_since=None)
+        if halt.halted_since is not None and stability < config.resume_stability_below:
+            reason = (
+                f"spread stability {stability:.2f} is back below "
+                f"{config.resume_stability_below}: new orders resume"
+            )
+            resume = BreakerEvent(BreakerEventKind.RESUME, None, self.symbol, reason, now)
+            return replace(halt, halted_since=None), (*events, resume)
+        return halt, events
+
+
 def advance(state: BreakerState, now: datetime, config: BreakerConfig) -> BreakerStep:
-    """Everything that happens by the clock alone: halts that came due while the spread
-    stayed unstable, reductions that ran out, and windows that moved on."""
+    """Everything that happens by the clock alone: reductions that ran out and windows that
+    moved on. Transitions are dated when they came due, however late the clock reports them."""
     events: list[BreakerEvent] = []
     for symbol in sorted(state.instruments):
         breakers = state.instruments[symbol]
-        since = breakers.unstable_since
-        # Transitions are dated when they came due, however late the clock reports them.
-        if since is not None and breakers.halted_since is None and now - since >= config.halt_after:
-            due = since + config.halt_after
-            breakers = replace(breakers, halted_since=due)
-            reason = (
-                f"spread stability above {config.halt_stability_above} since "
-                f"{since.isoformat()}, for {_seconds(config.halt_after)}: new orders halted"
-            )
-            events.append(_event(state, BreakerEventKind.HALT, symbol, reason, due))
         until = breakers.reduced_until
         if until is not None and now >= until:
             breakers = replace(breakers, reduced_until=None)
@@ -270,33 +307,6 @@ def advance(state: BreakerState, now: datetime, config: BreakerConfig) -> Breake
         state = state._with(symbol, replace(breakers, urgent_signals=signals))
     overrides = tuple(at for at in state.overrides if at > now - config.override_window)
     return BreakerStep(replace(state, overrides=overrides), tuple(events))
-
-
-def observe_spread_stability(
-    state: BreakerState, *, symbol: str, stability: float, now: datetime, config: BreakerConfig
-) -> BreakerStep:
-    """Take one spread_stability_norm_100 observation of an instrument."""
-    if not 0 <= stability <= 1:
-        raise DomainError(f"spread stability must be in [0, 1], got {stability!r}")
-    # The previous value held until now: a halt it brought due comes first.
-    before = advance(state, now, config)
-    state = before.state
-    breakers = state.instrument(symbol)
-    if stability > config.halt_stability_above:
-        if breakers.unstable_since is not None:
-            return before
-        after = advance(state._with(symbol, replace(breakers, unstable_since=now)), now, config)
-        return BreakerStep(after.state, before.events + after.events)
-    breakers = replace(breakers, unstable_since=None)
-    events = before.events
-    if breakers.halted_since is not None and stability < config.resume_stability_below:
-        breakers = replace(breakers, halted_since=None)
-        reason = (
-            f"spread stability {stability:.2f} is back below {config.resume_stability_below}: "
-            "new orders resume"
-        )
-        events += (_event(state, BreakerEventKind.RESUME, symbol, reason, now),)
-    return BreakerStep(state._with(symbol, breakers), events)
 
 
 def record_urgent_signal(
@@ -394,9 +404,11 @@ def check_daily_loss(
     return BreakerStep(replace(state, kill_switch=switch), (event,))
 
 
-def check_new_order(state: BreakerState, *, symbol: str, reduces_risk: bool) -> list[RuleViolation]:
-    """Every breaker that refuses a new order now (empty: it may go). Advance the state to
-    now first, so that halts that came due are in it."""
+def check_new_order(
+    state: BreakerState, *, symbol: str, halted: bool, reduces_risk: bool
+) -> list[RuleViolation]:
+    """Every breaker that refuses a new order now (empty: it may go); ``halted`` is the
+    instrument's market-wide halt at this moment (``SpreadHalt.halted_at``)."""
     if reduces_risk:
         return []
     refused = []
@@ -408,7 +420,7 @@ def check_new_order(state: BreakerState, *, symbol: str, reduces_risk: bool) -> 
                 "that reduce risk are accepted",
             )
         )
-    if state.halted(symbol):
+    if halted:
         refused.append(
             RuleViolation(
                 "instrument_halted",

@@ -33,6 +33,8 @@ class AccountRisk:
     position_quantity: Decimal  # signed, in this instrument
     mid_price: Decimal | None
     taker_fee_rate: Decimal = ZERO
+    # What the circuit breakers refuse to new risk now (a halt, the kill switch).
+    breaker_refusals: tuple[RuleViolation, ...] = ()
 
     @property
     def daily_pnl(self) -> Decimal:
@@ -123,6 +125,7 @@ def check_order(request: OrderRequest, limits: RiskLimits, risk: AccountRisk) ->
 
         breached_now = False
         if opening:
+            failed.extend(risk.breaker_refusals)
             breached = risk.loss_limit_breached or daily_loss_breached(
                 limit=limits.daily_loss_limit,
                 start_equity=risk.start_of_day_equity,

@@ -600,9 +600,14 @@ def plan_execution(
     spec: InstrumentSpec,
     config: UrgencyConfig | None = None,
     size_factor: Decimal = Decimal(1),
+    urgency_override: UrgencyLevel | None = None,
 ) -> ExecutionPlan | SkipExecution:
     """Decide how urgently, how much and with which algorithm to act on a signal of
-    ``strength`` (0 to 1). ``size_factor`` is the circuit breakers' current reduction."""
+    ``strength`` (0 to 1). ``size_factor`` is the circuit breakers' current reduction.
+
+    ``urgency_override`` executes more urgently than the rules recommend (the breakers grant
+    it: ``breakers.request_override``); it never turns a skip into an order, and asking for
+    less urgency than recommended changes nothing. Size follows the rules either way."""
     config = config or UrgencyConfig()
     if isinstance(strength, bool) or not isinstance(strength, int | float):
         raise DomainError(f"signal strength must be a number, got {strength!r}")
@@ -620,6 +625,9 @@ def plan_execution(
     if isinstance(decided, SkipExecution):
         return decided
     urgency, rationale = decided
+    if urgency_override is not None and urgency_override.rank > urgency.rank:
+        rationale += (f"urgency override: {urgency_override} instead of {urgency}",)
+        urgency = urgency_override
     quantity, sizing = _size(features, strength, base_quantity, config, size_factor)
     rationale += sizing
     quantity = spec.round_quantity(quantity)

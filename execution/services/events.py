@@ -19,10 +19,9 @@ def event_append(
 ) -> ExecutionEvent:
     if order is not None and account is None:
         account = order.account
+    instrument_id: int | None = None if instrument is None else instrument.pk
     if order is not None and instrument is None:
         instrument_id = order.instrument_id
-    else:
-        instrument_id = None if instrument is None else instrument.pk
     return ExecutionEvent.objects.create(
         kind=kind, actor=actor, message=message, account=account, order=order,
         instrument_id=instrument_id, data=data or {},

@@ -7,6 +7,7 @@ to channels-redis and the Redis Celery broker.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -35,6 +36,19 @@ def env_bool(name: str, default: bool = False) -> bool:
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = env_str(name)
     return [item.strip() for item in raw.split(",") if item.strip()] if raw else default
+
+
+def env_json(name: str, default: dict[str, object]) -> dict[str, object]:
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of settings")
+    return value
 
 
 SECRET_KEY = env_str("SECRET_KEY")
@@ -152,6 +166,19 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Execution algorithms keep their next due time in the database; this wakes them.
     "run-due-parent-orders": {"task": "execution.run_due_parent_orders", "schedule": 1.0},
+    # Live exchanges push nothing here: working live orders are asked for news. A poll still
+    # queued when the next one is due is dropped, not run late.
+    "poll-live-orders": {
+        "task": "execution.poll_live_orders",
+        "schedule": 2.0,
+        "options": {"expires": 2.0},
+    },
+    # Orders, balances and positions of every live account against its exchange.
+    "reconcile-live-accounts": {
+        "task": "execution.reconcile_live_accounts",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
 
 # --- auth, i18n, static ----------------------------------------------------------------------
@@ -240,3 +267,13 @@ LOGGING = {
 # Paper venue fees and latency (the paper exchange is the default venue).
 PAPER_MAKER_FEE_RATE = env_str("PAPER_MAKER_FEE_RATE", "0.0002")
 PAPER_TAKER_FEE_RATE = env_str("PAPER_TAKER_FEE_RATE", "0.0005")
+# Fernet keys that encrypt live accounts' exchange API keys at rest, comma-separated, newest
+# first (execution.venues.credentials). Without one, live credentials can be neither stored
+# nor read.
+EXCHANGE_KEY_ENCRYPTION_KEYS = env_list("EXCHANGE_KEY_ENCRYPTION_KEYS", [])
+# Urgency thresholds and circuit breakers (execution.domain.urgency.UrgencyConfig and
+# execution.domain.breakers.BreakerConfig): JSON objects of the settings to change, e.g.
+# EXECUTION_BREAKERS='{"halt_after": 90, "max_overrides": 3}' (durations in seconds). Checked at
+# start-up.
+EXECUTION_URGENCY = env_json("EXECUTION_URGENCY", {})
+EXECUTION_BREAKERS = env_json("EXECUTION_BREAKERS", {})

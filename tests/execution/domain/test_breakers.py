@@ -10,10 +10,10 @@ from execution.domain.breakers import (
     BreakerConfig,
     BreakerEventKind,
     BreakerState,
+    SpreadHalt,
     advance,
     check_daily_loss,
     check_new_order,
-    observe_spread_stability,
     record_urgent_signal,
     request_override,
     set_kill_switch,
@@ -32,84 +32,84 @@ def at(seconds):
     return T0 + timedelta(seconds=seconds)
 
 
-def observe(state, seconds, stability, config=CONFIG):
-    return observe_spread_stability(
-        state, symbol=SYMBOL, stability=stability, now=at(seconds), config=config
-    )
-
-
-def feed(observations, state=None, config=CONFIG):
-    """Feed (seconds, stability) observations; the final state and every event."""
-    state = state or BreakerState("acc1")
+def feed(observations, halt=None, config=CONFIG):
+    """Feed (seconds, stability) observations; the final halt and every event."""
+    halt = halt or SpreadHalt(SYMBOL)
     events = []
     for seconds, stability in observations:
-        step = observe(state, seconds, stability, config)
-        state, events = step.state, events + list(step.events)
-    return state, events
+        halt, new = halt.observe(stability, at(seconds), config)
+        events += list(new)
+    return halt, events
 
 
 def kinds(events):
     return [event.kind for event in events]
 
 
-def refusals(state, reduces_risk=False):
-    return [v.rule for v in check_new_order(state, symbol=SYMBOL, reduces_risk=reduces_risk)]
+def refusals(state, reduces_risk=False, halted=False):
+    return [
+        v.rule
+        for v in check_new_order(state, symbol=SYMBOL, halted=halted, reduces_risk=reduces_risk)
+    ]
 
 
 # -- halt ----------------------------------------------------------------------------------
 
 
 def test_halt_only_after_sixty_seconds_of_continuous_instability():
-    state, events = feed([(0, 0.81), (30, 0.9), (59.999, 0.95)])
-    assert events == [] and not state.halted(SYMBOL)
-    assert refusals(state) == []
-    step = observe(state, 60, 0.85)
-    assert kinds(step.events) == [Kind.HALT]
-    event = step.events[0]
-    assert (event.account, event.instrument, event.at) == ("acc1", SYMBOL, at(60))
+    halt, events = feed([(0, 0.81), (30, 0.9), (59.999, 0.95)])
+    assert events == [] and not halt.halted_at(at(59.999), CONFIG)
+    halt, new = halt.observe(0.85, at(60), CONFIG)
+    assert kinds(new) == [Kind.HALT]
+    event = new[0]
+    assert (event.account, event.instrument, event.at) == (None, SYMBOL, at(60))
     assert "above 0.8" in event.reason and "for 60 s" in event.reason
-    assert step.state.halted(SYMBOL)
-    assert refusals(step.state) == ["instrument_halted"]
+    assert halt.halted_since == at(60) and halt.halted_at(at(60), CONFIG)
 
 
 def test_a_dip_restarts_the_sixty_seconds():
-    state, events = feed([(0, 0.9), (50, 0.8), (55, 0.9), (110, 0.9)])
+    halt, events = feed([(0, 0.9), (50, 0.8), (55, 0.9), (110, 0.9)])
     assert events == []  # 0.8 is not above 0.8: the clock restarted at 55
-    state, events = feed([(115, 0.9)], state)
+    halt, events = feed([(115, 0.9)], halt)
     assert kinds(events) == [Kind.HALT] and events[0].at == at(115)
 
 
 def test_a_quiet_feed_while_unstable_still_halts_when_the_clock_moves():
-    state, _ = feed([(0, 0.9)])
-    assert advance(state, at(59), CONFIG).events == ()
-    step = advance(state, at(300), CONFIG)
-    assert kinds(step.events) == [Kind.HALT]
-    assert step.events[0].at == at(60)  # dated when it came due
+    halt, _ = feed([(0, 0.9)])
+    assert not halt.halted_at(at(59), CONFIG) and halt.advance(at(59), CONFIG)[1] == ()
+    assert halt.halted_at(at(300), CONFIG)  # before anything is written
+    advanced, events = halt.advance(at(300), CONFIG)
+    assert kinds(events) == [Kind.HALT] and advanced.halted_since == at(60)
+    assert events[0].at == at(60)  # dated when it came due
+    # The next observation, however late, brings the halt in first.
+    later, events = halt.observe(0.3, at(400), CONFIG)
+    assert kinds(events) == [Kind.HALT, Kind.RESUME]
+    assert [e.at for e in events] == [at(60), at(400)] and later.halted_since is None
 
 
 def test_resume_when_stability_falls_back_below_the_threshold():
-    state, _ = feed([(0, 0.9), (60, 0.9)])
-    state, events = feed([(61, 0.8)], state)
-    assert events == [] and state.halted(SYMBOL)  # exactly 0.8 neither halts nor resumes
-    state, events = feed([(62, 0.79)], state)
-    assert kinds(events) == [Kind.RESUME] and not state.halted(SYMBOL)
+    halt, _ = feed([(0, 0.9), (60, 0.9)])
+    halt, events = feed([(61, 0.8)], halt)
+    assert events == [] and halt.halted_at(at(61), CONFIG)  # exactly 0.8: neither
+    halt, events = feed([(62, 0.79)], halt)
+    assert kinds(events) == [Kind.RESUME] and not halt.halted_at(at(62), CONFIG)
     assert "0.79 is back below 0.8" in events[0].reason
-    assert refusals(state) == []
 
 
 def test_hysteresis_band_keeps_the_halt_until_well_below():
     config = BreakerConfig(resume_stability_below=0.6)
-    state, _ = feed([(0, 0.9), (60, 0.9)], config=config)
-    state, events = feed([(70, 0.7), (80, 0.65)], state, config)
-    assert events == [] and state.halted(SYMBOL)
-    state, events = feed([(90, 0.59)], state, config)
+    halt, _ = feed([(0, 0.9), (60, 0.9)], config=config)
+    halt, events = feed([(70, 0.7), (80, 0.65)], halt, config)
+    assert events == [] and halt.halted_at(at(80), config)
+    halt, events = feed([(90, 0.59)], halt, config)
     assert kinds(events) == [Kind.RESUME]
 
 
-def test_halts_are_per_instrument_and_let_risk_reducing_orders_through():
-    state, _ = feed([(0, 0.9), (60, 0.9)])
-    assert check_new_order(state, symbol="ETH-USDT", reduces_risk=False) == []
-    assert refusals(state, reduces_risk=True) == []
+def test_a_halt_refuses_new_risk_but_lets_risk_reducing_orders_through():
+    state = BreakerState("acc1")
+    assert refusals(state, halted=True) == ["instrument_halted"]
+    assert refusals(state, halted=True, reduces_risk=True) == []
+    assert refusals(state, halted=False) == []
 
 
 # -- size reduction after urgent signals ---------------------------------------------------
@@ -236,23 +236,19 @@ def test_daily_loss_breach_turns_the_kill_switch_on():
 
 
 def test_every_refusal_is_reported_at_once():
-    state, _ = feed([(0, 0.9), (60, 0.9)])
-    state = set_kill_switch(state, on=True, reason="manual", now=at(61)).state
-    assert refusals(state) == ["kill_switch", "instrument_halted"]
+    state = set_kill_switch(BreakerState("acc1"), on=True, reason="manual", now=at(61)).state
+    assert refusals(state, halted=True) == ["kill_switch", "instrument_halted"]
 
 
 # -- persistence and configuration ---------------------------------------------------------
 
 
 def test_state_round_trips_through_json():
-    state, _ = feed([(0, 0.9), (60, 0.9), (61, 0.95)])
+    state = BreakerState("acc1")
     for seconds in (62, 63, 64):
         state = record(state, seconds).state
     state = override(state, 65)[0].state
     state = set_kill_switch(state, on=True, reason="manual", now=at(66)).state
-    state = observe_spread_stability(
-        state, symbol="ETH-USDT", stability=0.3, now=at(67), config=CONFIG
-    ).state
     text = json.dumps(state.to_dict())
     assert BreakerState.from_dict(json.loads(text)) == state
     assert BreakerState.from_dict(json.loads(json.dumps(BreakerState("a").to_dict()))) == (
@@ -269,7 +265,7 @@ def test_events_have_a_json_form():
     _, events = feed([(0, 0.9), (60, 0.9)])
     assert events[0].to_dict() == {
         "kind": "halt",
-        "account": "acc1",
+        "account": None,
         "instrument": SYMBOL,
         "reason": events[0].reason,
         "at": "2024-01-01T09:01:00+00:00",
@@ -296,4 +292,4 @@ def test_config_defaults_round_trip_and_errors():
 
 def test_stability_outside_zero_to_one_is_refused():
     with pytest.raises(DomainError, match=r"spread stability must be in \[0, 1\]"):
-        observe(BreakerState("a"), 0, 1.5)
+        SpreadHalt(SYMBOL).observe(1.5, at(0), CONFIG)

@@ -10,8 +10,9 @@ from django.utils import timezone
 from execution.domain.errors import DomainError
 from execution.domain.urgency import UrgencyLevel
 from execution.models import EventKind, ExecutionEvent, ParentOrder
+from execution.services.breakers import account_kill_switch_set
 from execution.services.marketdata import paper_book_update
-from execution.services.signal_execution import account_kill_switch_set, signal_execute
+from execution.services.signal_execution import signal_execute
 from execution.services.venues import paper_reset
 from tests.factories import make_account, make_instrument, make_user
 

@@ -11,7 +11,7 @@ from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from execution.domain import algos, breakers
@@ -676,3 +676,108 @@ def breaker_state_of(data: object, account: Account) -> breakers.BreakerState:
     if not isinstance(data, dict):
         raise DomainError(f"breaker state of account {account.pk} is not readable")
     return breakers.BreakerState.from_dict(data)
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentHaltView:
+    """An instrument's market-wide halt as of ``now``."""
+
+    symbol: str
+    halted: bool
+    halted_since: datetime | None
+    unstable_since: datetime | None
+    spread_stability: float | None
+    observed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SizeReductionView:
+    symbol: str
+    size_factor: Decimal
+    reduced_until: datetime | None
+    urgent_signals: int  # within the counting window
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBreakersView:
+    """An account's breakers as of ``now`` (windows moved on, expired reductions gone)."""
+
+    account: Account
+    kill_switch: breakers.KillSwitch
+    overrides_used: int
+    overrides_allowed: int
+    override_window: timedelta
+    reductions: list[SizeReductionView]
+
+
+def instrument_halts(*, now: datetime | None = None) -> list[InstrumentHaltView]:
+    """Every active instrument's halt; a halt that came due while the feed was quiet shows."""
+    now = now or timezone.now()
+    config = breaker_config()
+    rows = {
+        row.instrument_id: row
+        for row in InstrumentBreaker.objects.filter(instrument__is_active=True)
+    }
+    views = []
+    for instrument in Instrument.objects.filter(is_active=True).order_by("symbol"):
+        row = rows.get(instrument.pk)
+        halt = spread_halt_of(row, instrument.symbol)
+        advanced, _ = halt.advance(now, config)
+        views.append(
+            InstrumentHaltView(
+                symbol=instrument.symbol,
+                halted=advanced.halted_at(now, config),
+                halted_since=advanced.halted_since,
+                unstable_since=advanced.unstable_since,
+                spread_stability=None if row is None else row.stability,
+                observed_at=None if row is None else row.observed_at,
+            )
+        )
+    return views
+
+
+def account_breakers_for_owner(
+    owner_id: int, *, account_id: int | None = None, now: datetime | None = None
+) -> list[AccountBreakersView]:
+    now = now or timezone.now()
+    config = breaker_config()
+    accounts = accounts_for_owner(owner_id).order_by("pk")
+    if account_id is not None:
+        accounts = accounts.filter(pk=account_id)
+    states = dict(
+        AccountBreakers.objects.filter(account__in=accounts).values_list("account_id", "state")
+    )
+    views = []
+    for account in accounts:
+        stored = breaker_state_of(states.get(account.pk), account)
+        state = breakers.advance(stored, now, config).state
+        reductions = [
+            SizeReductionView(
+                symbol=symbol,
+                size_factor=breakers.size_factor(state, symbol=symbol, now=now, config=config),
+                reduced_until=item.reduced_until,
+                urgent_signals=len(item.urgent_signals),
+            )
+            for symbol, item in sorted(state.instruments.items())
+            if item.reduced_until is not None or item.urgent_signals
+        ]
+        views.append(
+            AccountBreakersView(
+                account=account,
+                kill_switch=state.kill_switch,
+                overrides_used=len(state.overrides),
+                overrides_allowed=config.max_overrides,
+                override_window=config.override_window,
+                reductions=reductions,
+            )
+        )
+    return views
+
+
+def breaker_events_for_owner(owner_id: int) -> QuerySet[ExecutionEvent]:
+    """Breaker transitions of the owner's accounts and the market-wide halts of instruments."""
+    return (
+        ExecutionEvent.objects.filter(kind=EventKind.BREAKER)
+        .filter(Q(account__owner_id=owner_id) | Q(account__isnull=True, instrument__isnull=False))
+        .select_related("instrument")
+    )

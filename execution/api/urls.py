@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from execution.api import views
+from execution.api import breakers, views
 
 orders = views.OrderViewSet.as_view({"get": "list", "post": "create"})
 active_orders = views.OrderViewSet.as_view({"get": "active"})
@@ -28,4 +28,9 @@ urlpatterns = [
     path("performance/", views.PerformanceView.as_view(), name="performance"),
     path("statistics/", views.StatisticsView.as_view(), name="statistics"),
     path("accounts/", views.AccountListView.as_view(), name="accounts"),
+    path(
+        "accounts/<str:pk>/kill-switch/", breakers.KillSwitchView.as_view(), name="kill-switch"
+    ),
+    path("breakers/", breakers.BreakersView.as_view(), name="breakers"),
+    path("breakers/events/", breakers.BreakerEventListView.as_view(), name="breaker-events"),
 ]

@@ -46,6 +46,9 @@ OPERATIONS = {
     ("get", "performance/"),
     ("get", "statistics/"),
     ("get", "accounts/"),
+    ("post", "accounts/{id}/kill-switch/"),
+    ("get", "breakers/"),
+    ("get", "breakers/events/"),
 }
 
 

@@ -12,6 +12,7 @@ from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import Field
 
 from execution import selectors
 from execution.domain import algos
@@ -296,10 +297,17 @@ class ParentOrderSerializer(ModelSerializer):
             "remaining_quantity",
             "average_fill_price",
             "next_due_at",
+            "signal_at",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "signal_at": {
+                "help_text": "When the signal that asked for it arrived; null for a parent "
+                "placed directly (its signal-to-fill times count from created_at)."
+            }
+        }
 
     @extend_schema_field(AmountField(read_only=True))
     def get_remaining_quantity(self, parent: ParentOrder) -> str:
@@ -311,18 +319,25 @@ class MarketBaselineSerializer(serializers.Serializer[Any]):
     average_price = AmountField(allow_null=True)
     complete = serializers.BooleanField(help_text="The book held the whole quantity.")
     fees = AmountField(help_text="At the taker fee rate.")
-    cost = AmountField(allow_null=True, help_text="Money; null unless complete.")
-    cost_bps = AmountField(allow_null=True)
+    cost = AmountField(allow_null=True, help_text="Money, fees included; null unless complete.")
+    cost_bps = AmountField(allow_null=True, help_text="Of quantity x arrival mid.")
+    slippage_bps = AmountField(
+        allow_null=True, help_text="Its average price against the arrival mid, without fees."
+    )
 
 
 class ExecutionQualitySerializer(serializers.Serializer[Any]):
-    arrival_mid = AmountField(help_text="The first child's mid when it was sent.")
+    arrival_mid = AmountField(
+        help_text="The mid of the book when the parent was placed (its first child's mid when "
+        "it was sent, for a parent stored without that book)."
+    )
     final_mid = AmountField(
         allow_null=True, help_text="The latest mid seen during the parent's life."
     )
     filled_quantity = AmountField()
     fill_rate = AmountField(help_text="Filled over the parent's quantity.")
     average_price = AmountField(allow_null=True)
+    executed_notional = AmountField(help_text="Quantity x price filled.")
     slippage_bps = AmountField(
         allow_null=True, help_text="Average price against the arrival mid; positive is worse."
     )
@@ -336,12 +351,17 @@ class ExecutionQualitySerializer(serializers.Serializer[Any]):
         allow_null=True, help_text="Implementation shortfall: execution cost, fees, opportunity."
     )
     shortfall_bps = AmountField(allow_null=True, help_text="Of quantity x arrival mid.")
-    signal_to_first_fill = SecondsField(allow_null=True, help_text="Null without a signal time.")
-    signal_to_complete = SecondsField(allow_null=True)
+    signal_to_first_fill = SecondsField(
+        allow_null=True,
+        help_text="From signal_at (created_at for a parent placed directly); null before a fill.",
+    )
+    signal_to_complete = SecondsField(
+        allow_null=True, help_text="To the fill that completed it; null until then."
+    )
     baseline = MarketBaselineSerializer(
         allow_null=True,
-        help_text="A market order for the whole quantity walking the book at arrival; null: "
-        "the book at arrival is not stored.",
+        help_text="A market order for the whole quantity walking the book stored at placement, "
+        "charged the taker fee; null for a parent stored without that book.",
     )
     improvement_bps = AmountField(
         allow_null=True, help_text="Baseline cost less shortfall, in bps; positive is better."
@@ -361,7 +381,11 @@ class ParentOrderDetailSerializer(ParentOrderSerializer):
         return OrderSerializer(selectors.parent_order_children(parent), many=True).data
 
     @extend_schema_field(
-        ExecutionQualitySerializer(allow_null=True, help_text="Null before the first child.")
+        ExecutionQualitySerializer(
+            allow_null=True,
+            help_text="Null when nothing gives the arrival mid: no book at placement and no "
+            "child sent yet.",
+        )
     )
     def get_execution_quality(self, parent: ParentOrder) -> Any:
         quality = selectors.parent_order_quality(parent)
@@ -562,6 +586,21 @@ class EquityPointSerializer(serializers.Serializer[Any]):
         return str(AmountField().to_representation(point[1]))
 
 
+class CashFlowSerializer(serializers.Serializer[Any]):
+    at = serializers.SerializerMethodField()
+    amount = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_at(self, flow: tuple[Any, Decimal]) -> str:
+        return str(serializers.DateTimeField().to_representation(flow[0]))
+
+    @extend_schema_field(
+        AmountField(read_only=True, help_text="A deposit, or a withdrawal (negative).")
+    )
+    def get_amount(self, flow: tuple[Any, Decimal]) -> str:
+        return str(AmountField().to_representation(flow[1]))
+
+
 class DrawdownSerializer(serializers.Serializer[Any]):
     depth = serializers.FloatField(help_text="Fraction of the peak, 0 when the curve never falls.")
     peak_to_trough = AmountField()
@@ -574,7 +613,10 @@ class DrawdownSerializer(serializers.Serializer[Any]):
 
 
 class CurveStatisticsSerializer(serializers.Serializer[Any]):
-    total_return = AmountField(help_text="Last equity over first, minus one.")
+    total_return = AmountField(
+        help_text="Time-weighted: the periods' returns chained, deposits and withdrawals taken "
+        "out (last equity over first, minus one, when there were none)."
+    )
     sharpe_ratio = serializers.FloatField()
     sortino_ratio = serializers.FloatField()
     max_drawdown = DrawdownSerializer()
@@ -600,7 +642,154 @@ class PerformanceSerializer(serializers.Serializer[Any]):
     average_trade = AmountField(help_text="Mean net P&L per round trip.")
     net_pnl = AmountField(help_text="Sum of the round trips' net P&L.")
     fees = AmountField()
-    equity_curve = EquityPointSerializer(many=True)
+    equity_curve = EquityPointSerializer(many=True, help_text="The equity held, flows included.")
+    cash_flows = CashFlowSerializer(
+        many=True, help_text="Deposits and withdrawals within the curve's span, oldest first."
+    )
     curve = CurveStatisticsSerializer(
-        allow_null=True, help_text="Null with fewer than two points on the curve."
+        allow_null=True,
+        help_text="Null with fewer than two points on the curve, or a period whose return "
+        "cannot be measured.",
+    )
+
+
+# --- execution quality per algorithm and per strategy --------------------------------------------
+
+
+class ExecutionQualityQuerySerializer(PerformanceQuerySerializer):
+    start_date = serializers.DateField(
+        required=False, help_text="Parents placed from this UTC day, inclusive."
+    )
+    end_date = serializers.DateField(
+        required=False, help_text="Parents placed up to this UTC day, inclusive."
+    )
+    instrument = serializers.CharField(
+        required=False, max_length=40, help_text="Only parents in this symbol."
+    )
+    strategy_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=BIGINT_MAX, help_text="Only this strategy's."
+    )
+    algorithm = serializers.ChoiceField(
+        required=False, choices=ALGORITHMS, help_text="Only this algorithm's."
+    )
+
+
+class QualityGroupSerializer(serializers.Serializer[Any]):
+    """One group's summary (execution.domain.quality.QualitySummary), flat."""
+
+    key_name = ""  # the group's key field, shown first
+
+    currency = serializers.CharField(help_text="The quote currency of the money amounts.")
+    count = serializers.IntegerField(source="summary.count", help_text="Parents measured.")
+    filled_count = serializers.IntegerField(
+        source="summary.filled_count", help_text="Parents with at least one fill."
+    )
+    baseline_count = serializers.IntegerField(
+        source="summary.baseline_count",
+        help_text="Parents compared with the market-order baseline (an arrival book deep "
+        "enough for the whole quantity, and a known shortfall).",
+    )
+    arrival_notional = AmountField(
+        source="summary.arrival_notional", help_text="Sum of quantity x arrival mid."
+    )
+    fill_rate = AmountField(
+        source="summary.fill_rate",
+        help_text="Filled quantity x arrival mid over arrival_notional, 0 to 1.",
+    )
+    mean_fill_rate = AmountField(source="summary.mean_fill_rate")
+    fees = AmountField(source="summary.fees", help_text="Paid, less rebates.")
+    fees_bps = AmountField(
+        source="summary.fees_bps",
+        allow_null=True,
+        help_text="Fees of the notional executed; null when nothing was.",
+    )
+    slippage_bps = AmountField(
+        source="summary.weighted_slippage_bps",
+        allow_null=True,
+        help_text="Average price against the arrival mid, weighted by filled quantity x arrival "
+        "mid; positive is worse. Null without fills.",
+    )
+    mean_slippage_bps = AmountField(source="summary.mean_slippage_bps", allow_null=True)
+    median_slippage_bps = AmountField(source="summary.median_slippage_bps", allow_null=True)
+    shortfall_bps = AmountField(
+        source="summary.weighted_shortfall_bps",
+        allow_null=True,
+        help_text="Implementation shortfall (execution cost, fees, unfilled part marked at the "
+        "final mid) weighted by quantity x arrival mid.",
+    )
+    mean_shortfall_bps = AmountField(source="summary.mean_shortfall_bps", allow_null=True)
+    signal_to_first_fill_median = SecondsField(
+        source="summary.median_signal_to_first_fill",
+        allow_null=True,
+        help_text="Seconds, over the parents with a fill; from the signal, or from the "
+        "placement for a parent placed directly.",
+    )
+    signal_to_first_fill_mean = SecondsField(
+        source="summary.mean_signal_to_first_fill", allow_null=True
+    )
+    signal_to_complete_median = SecondsField(
+        source="summary.median_signal_to_complete",
+        allow_null=True,
+        help_text="Seconds, over the parents filled completely.",
+    )
+    signal_to_complete_mean = SecondsField(
+        source="summary.mean_signal_to_complete", allow_null=True
+    )
+    baseline_cost_bps = AmountField(
+        source="summary.baseline_cost_bps",
+        allow_null=True,
+        help_text="What one market order for each parent's quantity, walking its arrival book, "
+        "would have cost (taker fee included), weighted like the shortfall over the compared "
+        "parents. Null when none was compared.",
+    )
+    baseline_slippage_bps = AmountField(
+        source="summary.baseline_slippage_bps",
+        allow_null=True,
+        help_text="The same market orders' average price against the arrival mid, no fees.",
+    )
+    improvement_bps = AmountField(
+        source="summary.weighted_improvement_bps",
+        allow_null=True,
+        help_text="Baseline cost less shortfall over the compared parents, weighted; positive "
+        "is better than immediate market execution.",
+    )
+    mean_improvement_bps = AmountField(source="summary.mean_improvement_bps", allow_null=True)
+    improvement_pct = AmountField(
+        source="summary.improvement_pct",
+        allow_null=True,
+        help_text="improvement_bps as a percentage of baseline_cost_bps: 30 means 30% less "
+        "cost than immediate market execution.",
+    )
+
+    def get_fields(self) -> dict[str, Field[Any, Any, Any, Any]]:
+        # The group's key first, as a table would show it.
+        fields = dict(super().get_fields())
+        return {self.key_name: fields.pop(self.key_name), **fields}
+
+
+class AlgorithmQualitySerializer(QualityGroupSerializer):
+    key_name = "algorithm"
+
+    algorithm = serializers.CharField(source="key", help_text="The algorithm's kind.")
+
+
+class StrategyQualitySerializer(QualityGroupSerializer):
+    key_name = "strategy_id"
+
+    strategy_id = serializers.IntegerField(
+        source="key", allow_null=True, help_text="Null: parents placed by hand."
+    )
+
+
+class ExecutionQualityReportSerializer(serializers.Serializer[Any]):
+    parent_count = serializers.IntegerField(help_text="Parents matching the filters.")
+    measured_count = serializers.IntegerField(
+        help_text="Those with an arrival mid, summarized below; a parent with neither a book at "
+        "placement nor a child sent yet is left out."
+    )
+    by_algorithm = AlgorithmQualitySerializer(
+        many=True, help_text="One entry per algorithm and currency."
+    )
+    by_strategy = StrategyQualitySerializer(
+        many=True, help_text="One entry per strategy and currency, parents placed by hand first."
     )

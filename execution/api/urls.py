@@ -21,6 +21,7 @@ urlpatterns = [
     path("orders/<str:pk>/", order, name="order"),
     path("parent-orders/", parent_orders, name="parent-orders"),
     path("parent-orders/<str:pk>/", parent_order, name="parent-order"),
+    path("execution-quality/", views.ExecutionQualityView.as_view(), name="execution-quality"),
     path("positions/", views.PositionListView.as_view(), name="positions"),
     path("positions/sync/", views.PositionsSyncView.as_view(), name="positions-sync"),
     path("positions/<str:symbol>/", views.PositionBySymbolView.as_view(), name="position"),

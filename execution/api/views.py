@@ -32,6 +32,8 @@ from execution.api.filters import OrderFilter, ParentOrderFilter, PositionFilter
 from execution.api.serializers import (
     AccountQuerySerializer,
     AccountSerializer,
+    ExecutionQualityQuerySerializer,
+    ExecutionQualityReportSerializer,
     OrderAmendSerializer,
     OrderPlaceSerializer,
     OrderSerializer,
@@ -252,11 +254,14 @@ scheduler sends the rest. Every child is an order of yours (see `orders/`), chec
 instrument's rules and pre-trade risk like any other: a refused child stops the parent.
 
 The detail adds the children and the **execution quality**: the average fill price, slippage
-against the arrival mid (the first child's mid when it was sent; positive is worse, buys and
-sells alike), the fill rate, fees, and the implementation shortfall: the execution cost
-against the arrival mid, plus fees, plus the unfilled part marked at the latest mid seen
-(`execution.domain.quality` has the formulas). The comparison with one market order walking
-the book at arrival (`baseline`, `improvement_bps`) is null: that book is not stored yet.
+against the arrival mid (the mid of the book when the parent was placed; positive is worse,
+buys and sells alike), the fill rate, fees, and the implementation shortfall: the execution
+cost against the arrival mid, plus fees, plus the unfilled part marked at the latest mid seen
+(`execution.domain.quality` has the formulas). It is compared with one market order for the
+whole quantity walking the book stored at placement (its best 50 levels a side), charged the
+taker fee: `baseline`, and `improvement_bps`, the baseline's cost less the shortfall (positive:
+better than immediate market execution). Signal-to-fill times count from `signal_at`, the
+signal's arrival, or from `created_at` for a parent placed directly (`signal_at` null).
 """
 
 
@@ -464,12 +469,18 @@ and closes when it is flat again (a fill through zero closes one and opens the n
 closed between `start_date` and `end_date` (UTC days, inclusive) count; `instrument` keeps one
 symbol's. P&L is net of fees, in the account's currency.
 
-**Equity curve** (`curve`): each UTC day's opening equity (the account's daily rows, written
-at 00:00 UTC or at the first order of the day; days without a row are skipped), plus the
-current equity now when the range reaches today. From it: total return, Sharpe and Sortino
-ratios (annualised with 365 periods a year, risk-free rate 0), maximum drawdown and its
-duration, and exposure (time in a round trip over the curve's span). `curve` is null with
-fewer than two points. The curve is the whole account's: `instrument` does not narrow it.
+**Equity curve** (`equity_curve`): each UTC day's opening equity (the account's daily rows,
+written at 00:00 UTC or at the first order of the day; days without a row are skipped), plus
+the current equity now when the range reaches today. **Returns are time-weighted**: the
+deposits and withdrawals between two points (`cash_flows`) are taken out of that period's
+change, so a deposit is not a gain nor a withdrawal a loss; a flow counts as capital for the
+part of the period after it (Modified Dietz per period, periods chained;
+`execution.domain.metrics.time_weighted_curve`). From the chained returns (`curve`): total
+return, Sharpe and Sortino ratios (annualised with 365 periods a year, risk-free rate 0),
+maximum drawdown (its money as a loss of the first point's equity) and its duration, and
+exposure (time in a round trip over the curve's span). `curve` is null with fewer than two
+points, or when a period's return cannot be measured (withdrawals took out the capital it is
+measured on). The curve is the whole account's: `instrument` does not narrow it.
 """
 
 
@@ -503,6 +514,50 @@ class PerformanceView(APIView):
             symbol=query.get("instrument"),
         )
         return Response(PerformanceSerializer(performance).data)
+
+
+EXECUTION_QUALITY_DESCRIPTION = """
+Execution quality of your parent orders (all your accounts, or `account`) placed from
+`start_date` to `end_date` (UTC days, inclusive), optionally of one `instrument`, strategy
+(`strategy_id`) or `algorithm`, summarized per algorithm (`by_algorithm`) and per strategy
+(`by_strategy`, parents placed by hand under `strategy_id` null). Each parent is measured as in
+`parent-orders/{id}/`; a group's money (arrival notional, fees) is in one quote currency, so a
+group spans one currency.
+
+Basis points are weighted by each parent's size at arrival (quantity x arrival mid; filled
+quantity x arrival mid for slippage); `mean_` figures are plain means over the parents where
+the figure is known. **Compared with immediate market execution**: for each parent with a book
+stored at placement deep enough for its whole quantity, one market order walking that book at
+once, taker fee included (`baseline_cost_bps`). `improvement_bps` is that cost less the
+parents' implementation shortfall (fees and the unfilled part included, so an algorithm that
+waits and fills little is not flattered) and `improvement_pct` the improvement as a
+percentage of the baseline's cost. These are null when no parent of the group has such a book.
+The baseline sees only the displayed depth at arrival: not hidden liquidity, not the book
+refilling.
+"""
+
+
+class ExecutionQualityView(APIView):
+    @extend_schema(
+        summary="Execution quality per algorithm and per strategy",
+        operation_id="execution_quality",
+        description=EXECUTION_QUALITY_DESCRIPTION,
+        parameters=[ExecutionQualityQuerySerializer],
+        responses={200: ExecutionQualityReportSerializer, **_errors(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(ExecutionQualityQuerySerializer, request)
+        account = _owned_account(request, query.get("account"))
+        report = selectors.execution_quality_report_for_owner(
+            _owner_id(request),
+            account_id=None if account is None else account.pk,
+            symbol=query.get("instrument"),
+            strategy_id=query.get("strategy_id"),
+            algorithm=query.get("algorithm"),
+            start_date=query.get("start_date"),
+            end_date=query.get("end_date"),
+        )
+        return Response(ExecutionQualityReportSerializer(report).data)
 
 
 class StatisticsView(APIView):

@@ -3,6 +3,17 @@
 Pure domain code: the backtester, the paper exchange and live reports all call these functions,
 so the same history gives the same numbers everywhere. Return-based statistics are ratios, so
 they are vectorised over float64; money (drawdown amounts, average trade, fees) stays Decimal.
+
+Deposits and withdrawals change equity without being gains or losses. ``time_weighted_curve``
+takes them out: between two equity points E0 (at t0) and E1 (at t1) with cash flows C_k at
+times t_k in (t0, t1] (deposits positive), the period's return is the Modified Dietz return
+
+    r = (E1 - E0 - sum C_k) / (E0 + sum w_k C_k),   w_k = (t1 - t_k) / (t1 - t0)
+
+(a flow earns for the part of the period it was in the account), and the periods chain into a
+time-weighted index that starts at E0. With daily points and flows inside a day, this is the
+usual daily-linked approximation of the true time-weighted return, which would need the equity
+at the moment of each flow.
 """
 
 from __future__ import annotations
@@ -24,10 +35,16 @@ from execution.domain.values import exact, quantize
 
 EquityPoint: TypeAlias = tuple[datetime, Decimal]
 EquityCurve: TypeAlias = Sequence[EquityPoint]
+CashFlow: TypeAlias = tuple[datetime, Decimal]  # a deposit (positive) or withdrawal (negative)
 JsonValue: TypeAlias = "str | int | float | bool | dict[str, JsonValue] | list[JsonValue] | None"
 
 _FloatArray: TypeAlias = npt.NDArray[np.float64]
 _SECONDS_PER_DAY = 86_400.0
+
+
+class UnmeasurableReturn(ValueError):
+    """A period's return has no meaning: withdrawals took out the capital it would be measured
+    on, or it lost more than that capital."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,16 +238,67 @@ def exposure(curve: EquityCurve, trades: Sequence[ClosedTrade]) -> float:
     return _exposure(prepared.times[0], prepared.times[-1], trades)
 
 
+def time_weighted_curve(curve: EquityCurve, cash_flows: Iterable[CashFlow]) -> list[EquityPoint]:
+    """The curve with the cash flows taken out (see the module's docstring): an index that
+    starts at the first equity and moves only by the returns earned. Flows at or before the
+    first point are in its equity already and flows after the last are outside the curve: both
+    are ignored. The curve itself comes back unchanged when no flow falls inside it.
+
+    Raises UnmeasurableReturn when a period's capital (E0 + sum w_k C_k) is not positive or a
+    period loses all of it."""
+    weighted = _time_weighted(_prepare(curve, min_points=1), cash_flows)
+    return list(zip(weighted.times, weighted.equity, strict=True))
+
+
+def _time_weighted(curve: _Curve, cash_flows: Iterable[CashFlow]) -> _Curve:
+    times, equity = curve.times, curve.equity
+    flows = sorted(
+        (at, amount) for at, amount in cash_flows if times[0] < at <= times[-1] and amount
+    )
+    if not flows:
+        return curve
+    index = [equity[0]]
+    position = 0
+    with exact():
+        for i in range(1, len(times)):
+            start, end = times[i - 1], times[i]
+            net = weighted = Decimal(0)
+            while position < len(flows) and flows[position][0] <= end:
+                at, amount = flows[position]
+                net += amount
+                # In whole microseconds, so the weight is an exact fraction.
+                weighted += amount * _micros(end - at) / _micros(end - start)
+                position += 1
+            capital = equity[i - 1] + weighted
+            growth = 1 + (equity[i] - equity[i - 1] - net) / capital if capital > 0 else None
+            if growth is None or growth <= 0:
+                raise UnmeasurableReturn(
+                    f"the return from {start.isoformat()} to {end.isoformat()} cannot be "
+                    f"measured: equity went from {equity[i - 1]} to {equity[i]} with "
+                    f"{net} of deposits less withdrawals"
+                )
+            index.append(index[-1] * growth)
+    return _curve(times, index)
+
+
+def _micros(duration: timedelta) -> Decimal:
+    return Decimal(duration // timedelta(microseconds=1))
+
+
 def summarize(
     curve: EquityCurve,
     trades: Sequence[ClosedTrade],
     periods_per_year: float,
     *,
     risk_free_rate: float = 0.0,
+    cash_flows: Iterable[CashFlow] = (),
 ) -> PerformanceSummary:
-    """All metrics of a curve and its trades, validating the curve once."""
+    """All metrics of a curve and its trades, validating the curve once. With ``cash_flows``
+    the return statistics (total return, Sharpe, Sortino, drawdowns) are those of the
+    time-weighted curve: a deposit is not a gain, nor a withdrawal a loss; the drawdown's money
+    is then in the index's terms (what the first point's equity would have lost)."""
     _check_annualisation(periods_per_year, risk_free_rate)
-    prepared = _prepare(curve, min_points=2)
+    prepared = _time_weighted(_prepare(curve, min_points=2), cash_flows)
     returns = _simple_returns(prepared.equity)
     drawdown, longest_underwater = _drawdowns(prepared)
     return PerformanceSummary(
@@ -271,6 +339,10 @@ def _prepare(curve: EquityCurve, *, min_points: int) -> _Curve:
             )
         times.append(at)
         equity.append(value)
+    return _curve(times, equity)
+
+
+def _curve(times: Sequence[datetime], equity: Sequence[Decimal]) -> _Curve:
     values = np.fromiter((float(value) for value in equity), dtype=np.float64, count=len(equity))
     return _Curve(times=tuple(times), equity=tuple(equity), values=values)
 

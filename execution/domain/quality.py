@@ -30,19 +30,23 @@ fills (q_i, p_i, f_i), F = sum q_i the filled quantity and m_T the final mid:
   refilling, nor the impact of its own order beyond the levels it takes):
       baseline cost     = s sum q_j (p_j - m0) + taker fee rate x sum q_j p_j
       baseline_cost_bps = baseline cost / (Q m0) x 10,000
+      baseline_slippage_bps = s (average price - m0) / m0 x 10,000 (price only, no fees)
   improvement_bps = baseline_cost_bps - shortfall_bps: positive when the algorithm did better
   than crossing the spread at once. Known only when the displayed book held all of Q (a
   market order through a thinner book has no defined price) and the shortfall is known.
+  Both sides pay fees and the baseline fills everything, so the shortfall (fees and the
+  unfilled part included) is what compares with it: slippage alone would flatter an algorithm
+  that waits and fills little.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from execution.domain.errors import DomainError
 from execution.domain.values import ZERO, Side, exact, quantize, to_decimal, to_positive
@@ -109,6 +113,18 @@ class BookLevels:
                 f"{self.asks[0][0]}"
             )
 
+    @property
+    def mid(self) -> Decimal | None:
+        """Halfway between the best bid and the best ask; None with a side empty."""
+        if not self.bids or not self.asks:
+            return None
+        with exact():
+            return (self.bids[0][0] + self.asks[0][0]) / 2
+
+    def top(self, levels: int) -> BookLevels:
+        """The best ``levels`` levels of each side."""
+        return BookLevels(bids=self.bids[:levels], asks=self.asks[:levels])
+
     def walk(self, side: Side, quantity: Decimal) -> tuple[Level, ...]:
         """What a market order of ``side`` for ``quantity`` takes, level by level (less than
         ``quantity`` in all when the book is thinner)."""
@@ -125,6 +141,33 @@ class BookLevels:
 
 
 @dataclass(frozen=True, slots=True)
+class ArrivalBook:
+    """The book a parent order met when it was placed, as a parent stores it: the timestamp
+    of the snapshot and its levels as decimal strings, best first."""
+
+    at: datetime
+    book: BookLevels
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "bids": [[f"{price:f}", f"{size:f}"] for price, size in self.book.bids],
+            "asks": [[f"{price:f}", f"{size:f}"] for price, size in self.book.asks],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ArrivalBook:
+        levels = {
+            side: tuple((Decimal(price), Decimal(size)) for price, size in data[side])
+            for side in ("bids", "asks")
+        }
+        return cls(
+            at=datetime.fromisoformat(data["at"]),
+            book=BookLevels(bids=levels["bids"], asks=levels["asks"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class MarketBaseline:
     """A market order for the parent's quantity at arrival, walked through the book."""
 
@@ -134,6 +177,7 @@ class MarketBaseline:
     fees: Decimal
     cost: Decimal | None  # money, positive = worse than the arrival mid; None unless complete
     cost_bps: Decimal | None
+    slippage_bps: Decimal | None  # the average price against the arrival mid; None unless complete
 
 
 def market_baseline(
@@ -153,6 +197,9 @@ def market_baseline(
         average = quantize(notional / filled) if filled else None
         cost = side.sign * (notional - filled * arrival_mid) + fees if complete else None
         cost_bps = None if cost is None else _bps(cost / (quantity * arrival_mid))
+        slippage_bps = (
+            _bps(side.sign * (notional / filled - arrival_mid) / arrival_mid) if complete else None
+        )
     return MarketBaseline(
         filled_quantity=filled,
         average_price=average,
@@ -160,6 +207,7 @@ def market_baseline(
         fees=quantize(fees),
         cost=None if cost is None else quantize(cost),
         cost_bps=cost_bps,
+        slippage_bps=slippage_bps,
     )
 
 
@@ -174,6 +222,7 @@ class ExecutionQuality:
     filled_quantity: Decimal
     fill_rate: Decimal
     average_price: Decimal | None
+    executed_notional: Decimal  # sum of quantity x price filled
     slippage_bps: Decimal | None  # None without fills
     fees: Decimal
     fees_bps: Decimal | None  # None without fills
@@ -185,6 +234,12 @@ class ExecutionQuality:
     signal_to_complete: timedelta | None
     baseline: MarketBaseline | None  # None: no book at arrival to walk
     improvement_bps: Decimal | None
+
+    @property
+    def arrival_notional(self) -> Decimal:
+        """The parent's size in money at arrival: quantity x arrival mid."""
+        with exact():
+            return self.quantity * self.arrival_mid
 
 
 def execution_quality(
@@ -251,6 +306,7 @@ def execution_quality(
         filled_quantity=filled,
         fill_rate=quantize(fill_rate),
         average_price=None if average is None else quantize(average),
+        executed_notional=quantize(notional),
         slippage_bps=slippage_bps,
         fees=quantize(fees),
         fees_bps=fees_bps,
@@ -290,19 +346,38 @@ class QualitySummary:
     slippage by filled quantity x arrival mid, shortfall and improvement by quantity x arrival
     mid. (Money rather than raw quantity: a group may span instruments, whose quantities do
     not add up; within one instrument the two weightings differ only by the moves of the mid.)
+
+    The comparison with the market-order baseline is over the parents that have one
+    (``baseline_count``): ``baseline_cost_bps`` and ``baseline_slippage_bps`` are weighted
+    like the shortfall, ``weighted_improvement_bps`` is their baseline cost less their
+    shortfall, and ``improvement_pct`` that improvement as a percentage of the baseline cost
+    (25 means the algorithms cost a quarter less than crossing the book at once). All four are
+    None when no parent of the group has a baseline.
     """
 
     count: int
     filled_count: int  # parents with at least one fill
     baseline_count: int  # parents with an improvement over the market baseline
+    arrival_notional: Decimal  # sum of quantity x arrival mid
+    fill_rate: Decimal  # filled quantity x arrival mid over arrival_notional
     mean_fill_rate: Decimal
+    fees: Decimal
+    fees_bps: Decimal | None  # of the notional executed; None when nothing was
     mean_slippage_bps: Decimal | None
     median_slippage_bps: Decimal | None
     weighted_slippage_bps: Decimal | None
     mean_shortfall_bps: Decimal | None
     weighted_shortfall_bps: Decimal | None
+    baseline_cost_bps: Decimal | None
+    baseline_slippage_bps: Decimal | None
     mean_improvement_bps: Decimal | None
     weighted_improvement_bps: Decimal | None
+    improvement_pct: Decimal | None
+    # Over the parents where the time is known (a signal time, a first fill, completion).
+    median_signal_to_first_fill: timedelta | None
+    mean_signal_to_first_fill: timedelta | None
+    median_signal_to_complete: timedelta | None
+    mean_signal_to_complete: timedelta | None
 
 
 K = TypeVar("K", bound=Hashable)
@@ -318,6 +393,7 @@ def summarize_quality(items: Iterable[tuple[K, ExecutionQuality]]) -> dict[K, Qu
 
 
 def _summary(group: Sequence[ExecutionQuality]) -> QualitySummary:
+    compared = [q for q in group if q.improvement_bps is not None]
     with exact():
         slippage = [
             (q.slippage_bps, q.filled_quantity * q.arrival_mid)
@@ -325,30 +401,70 @@ def _summary(group: Sequence[ExecutionQuality]) -> QualitySummary:
             if q.slippage_bps is not None
         ]
         shortfall = [
-            (q.shortfall_bps, q.quantity * q.arrival_mid)
-            for q in group
-            if q.shortfall_bps is not None
+            (q.shortfall_bps, q.arrival_notional) for q in group if q.shortfall_bps is not None
         ]
-        improvement = [
-            (q.improvement_bps, q.quantity * q.arrival_mid)
-            for q in group
-            if q.improvement_bps is not None
-        ]
+        improvement = [(_known(q.improvement_bps), q.arrival_notional) for q in compared]
+        baseline_cost = [(_known(_baseline(q).cost_bps), q.arrival_notional) for q in compared]
+        arrival_notional = sum((q.arrival_notional for q in group), ZERO)
+        filled_notional = sum((q.filled_quantity * q.arrival_mid for q in group), ZERO)
+        executed = sum((q.executed_notional for q in group), ZERO)
+        fees = sum((q.fees for q in group), ZERO)
         mean_fill_rate = quantize(sum((q.fill_rate for q in group), ZERO) / len(group))
         median = statistics.median(v for v, _ in slippage) if slippage else None
+        improvement_total = sum((v * w for v, w in improvement), ZERO)
+        baseline_total = sum((v * w for v, w in baseline_cost), ZERO)
+        improvement_pct = (
+            _round_bps(improvement_total / baseline_total * 100) if baseline_total else None
+        )
     return QualitySummary(
         count=len(group),
         filled_count=len(slippage),
-        baseline_count=len(improvement),
+        baseline_count=len(compared),
+        arrival_notional=quantize(arrival_notional),
+        fill_rate=quantize(filled_notional / arrival_notional),
         mean_fill_rate=mean_fill_rate,
+        fees=quantize(fees),
+        fees_bps=_bps(fees / executed) if executed else None,
         mean_slippage_bps=_mean([(v, Decimal(1)) for v, _ in slippage]),
         median_slippage_bps=None if median is None else _round_bps(median),
         weighted_slippage_bps=_mean(slippage),
         mean_shortfall_bps=_mean([(v, Decimal(1)) for v, _ in shortfall]),
         weighted_shortfall_bps=_mean(shortfall),
+        baseline_cost_bps=_mean(baseline_cost),
+        baseline_slippage_bps=_mean(
+            [(_known(_baseline(q).slippage_bps), q.arrival_notional) for q in compared]
+        ),
         mean_improvement_bps=_mean([(v, Decimal(1)) for v, _ in improvement]),
         weighted_improvement_bps=_mean(improvement),
+        improvement_pct=improvement_pct,
+        median_signal_to_first_fill=_median_time(q.signal_to_first_fill for q in group),
+        mean_signal_to_first_fill=_mean_time(q.signal_to_first_fill for q in group),
+        median_signal_to_complete=_median_time(q.signal_to_complete for q in group),
+        mean_signal_to_complete=_mean_time(q.signal_to_complete for q in group),
     )
+
+
+def _known(value: Decimal | None) -> Decimal:
+    assert value is not None  # the caller kept only the parents that have it
+    return value
+
+
+def _baseline(quality: ExecutionQuality) -> MarketBaseline:
+    assert quality.baseline is not None  # an improvement implies a baseline
+    return quality.baseline
+
+
+def _median_time(times: Iterable[timedelta | None]) -> timedelta | None:
+    known = sorted(time for time in times if time is not None)
+    if not known:
+        return None
+    middle = len(known) // 2
+    return known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) / 2
+
+
+def _mean_time(times: Iterable[timedelta | None]) -> timedelta | None:
+    known = [time for time in times if time is not None]
+    return sum(known, timedelta(0)) / len(known) if known else None
 
 
 def _round_bps(value: Decimal) -> Decimal:

@@ -23,24 +23,45 @@ from django.utils import timezone
 from execution.domain import algos
 from execution.domain.errors import DomainError, OrderRefused
 from execution.domain.orders import OrderStatus
+from execution.domain.quality import ArrivalBook, BookLevels
 from execution.domain.values import Side, to_decimal
 from execution.models import Account, EventKind, Instrument, Order, ParentOrder
 from execution.services.events import event_append
 from execution.services.orders import order_cancel, order_place
-from execution.services.venues import paper_touch
+from execution.services.venues import Book, paper_book
 
 # A step may settle children at once (a market child fills inside order_place) and so make
 # the parent due again; this bounds the follow-up steps of one call.
 MAX_ROUNDS = 20
+# Levels of each side kept as the parent's arrival book, for the market-order baseline of its
+# execution quality: deep enough for any parent the paper books can fill, and a bounded row.
+ARRIVAL_BOOK_LEVELS = 50
 
 
 def market_view(symbol: str, now: datetime) -> algos.MarketView:
     """The market an algorithm sees: the paper book's touch (both sides None without one)."""
-    touch = paper_touch(symbol)
-    if touch is None:
+    market = paper_book(symbol)
+    return _view(None if market is None else market[0], now)
+
+
+def _view(book: Book | None, now: datetime) -> algos.MarketView:
+    if book is None or not book[1] or not book[2]:
         return algos.MarketView(timestamp=now, best_bid=None, best_ask=None)
-    bid, ask, at = touch
-    return algos.MarketView(timestamp=at, best_bid=bid, best_ask=ask)
+    _, bids, asks, at = book
+    return algos.MarketView(timestamp=at, best_bid=bids[0][0], best_ask=asks[0][0])
+
+
+def _arrival_book(book: Book | None) -> dict[str, Any] | None:
+    """The parent's arrival book as stored, or None without a usable book: a snapshot the
+    quality domain refuses (crossed, unsorted) measures nothing, and must not stop the order."""
+    if book is None:
+        return None
+    _, bids, asks, at = book
+    try:
+        levels = BookLevels(bids=tuple(bids), asks=tuple(asks)).top(ARRIVAL_BOOK_LEVELS)
+    except DomainError:
+        return None
+    return ArrivalBook(at=at, book=levels).to_dict()
 
 
 def parent_order_place(
@@ -52,16 +73,29 @@ def parent_order_place(
     algorithm: str,
     params: Mapping[str, Any] | None = None,
     strategy_id: int | None = None,
+    signal_at: datetime | None = None,
     actor: str = "system",
     now: datetime | None = None,
 ) -> ParentOrder:
     """Start working ``quantity`` with an algorithm; its first children may go out at once.
 
-    Bad input (unknown instrument or algorithm, a parameter out of range, a size off the lot)
-    raises DomainError and writes nothing. Children are risk-checked one by one by order_place;
-    one refused stops the parent.
+    ``signal_at`` is when the signal that asked for the parent arrived; None for a parent
+    placed directly (by hand, through the API), whose signal-to-fill times then count from its
+    placement (``created_at``). The latest paper book of the instrument is stored with the
+    parent (``arrival_book``): the algorithm starts from it and its execution quality is
+    measured against a market order walking it.
+
+    Bad input (unknown instrument or algorithm, a parameter out of range, a size off the lot,
+    a signal time after ``now``) raises DomainError and writes nothing. Children are
+    risk-checked one by one by order_place; one refused stops the parent.
     """
     now = now or timezone.now()
+    if signal_at is not None and timezone.is_naive(signal_at):
+        raise DomainError(f"signal time {signal_at.isoformat()} has no time zone")
+    if signal_at is not None and signal_at > now:
+        raise DomainError(
+            f"signal time {signal_at.isoformat()} is after the placement at {now.isoformat()}"
+        )
     instrument = Instrument.objects.filter(symbol=symbol, is_active=True).first()
     if instrument is None:
         raise DomainError(f"unknown instrument {symbol!r}")
@@ -79,13 +113,16 @@ def parent_order_place(
         raise DomainError(f"side {side!r} is not one of: buy, sell") from None
     algorithm_config = algos.algorithm_from_config(algorithm, dict(params or {}))
     parent_id = uuid.uuid4().hex[:16]
+    # One snapshot for both: the algorithm starts from the book it is measured against.
+    market = paper_book(symbol)
+    book = None if market is None else market[0]
     step = algorithm_config.start(
         parent_id=parent_id,
         spec=instrument.spec(),
         side=parent_side,
         quantity=to_decimal(quantity, field="quantity"),
         now=now,
-        market=market_view(symbol, now),
+        market=_view(book, now),
     )
     with transaction.atomic():
         row = ParentOrder(
@@ -97,6 +134,8 @@ def parent_order_place(
             quantity=step.parent.quantity,
             algorithm=algorithm_config.kind,
             params=algorithm_config.params(),
+            arrival_book=_arrival_book(book),
+            signal_at=signal_at,
         )
         _save(row, step, actor=actor, created=True)
     return parent_order_run(parent_id=parent_id, actor=actor, now=now)

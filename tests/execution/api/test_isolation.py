@@ -1,5 +1,5 @@
-"""One user can neither see nor change another's orders, parent orders, positions, trades or
-accounts.
+"""One user can neither see nor change another's orders, parent orders, positions, trades,
+accounts or execution quality.
 
 Every operation of the API is tried by an intruder against the trader's objects: each answers
 404 or an empty result, never the trader's data, and changes nothing.
@@ -39,6 +39,7 @@ OPERATIONS = {
     ("post", "parent-orders/"),
     ("get", "parent-orders/{id}/"),
     ("delete", "parent-orders/{id}/"),
+    ("get", "execution-quality/"),
     ("get", "positions/"),
     ("get", "positions/{symbol}/"),
     ("post", "positions/sync/"),
@@ -194,3 +195,25 @@ def test_an_intruder_can_neither_cancel_nor_place_parent_orders_for_the_trader(
     assert row_counts() == before
     assert ParentOrder.objects.get().status == "working"
     assert Order.objects.get(parent=victim_parent).status == "new"
+
+
+def test_an_intruder_sees_none_of_the_traders_execution_quality(victim_parent, intruder_api, api):
+    account = victim_parent.account
+    theirs = api.get(BASE + "execution-quality/").data
+    assert theirs["parent_count"] == 1 and theirs["by_algorithm"][0]["algorithm"] == "limit"
+    for path in [
+        "execution-quality/",
+        "execution-quality/?strategy_id=3",
+        "execution-quality/?algorithm=limit&instrument=BTC-USDT",
+    ]:
+        response = intruder_api.get(BASE + path)
+        assert response.status_code == 200, path
+        assert response.data == {
+            "parent_count": 0,
+            "measured_count": 0,
+            "by_algorithm": [],
+            "by_strategy": [],
+        }, path
+    response = intruder_api.get(f"{BASE}execution-quality/?account={account.pk}")
+    assert response.status_code == 404
+    assert response.data["detail"] == f"account {account.pk} is not one of your accounts."

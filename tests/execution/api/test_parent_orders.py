@@ -7,7 +7,6 @@ from uuid import UUID
 
 import pytest
 
-from execution import selectors
 from execution.models import Fill, Order, ParentOrder
 from execution.services.algos import parent_order_run
 from execution.services.marketdata import paper_book_update
@@ -83,8 +82,15 @@ def test_a_twap_placed_then_read_back_with_its_children_and_quality(api, account
     # 0.1 x 0.1 above the mid, plus the fee; the rest marked at an unchanged mid costs nothing.
     assert D(quality["execution_cost"]) == D("0.01") and D(quality["opportunity_cost"]) == 0
     assert D(quality["shortfall"]) == D("0.01") + fee
-    assert quality["signal_to_first_fill"] is None  # a parent records no signal time
-    assert quality["baseline"] is None and quality["improvement_bps"] is None
+    # Placed directly: no signal time, so the wait counts from the placement.
+    assert data["signal_at"] is None and quality["signal_to_first_fill"] >= 0
+    # One market order for all 0.3 would have taken it at 20000.1 too, and paid the fee on
+    # three times the notional: 0.03 + 3.000015 on 6000, against 1.010005 so far.
+    baseline = quality["baseline"]
+    assert baseline["complete"] and D(baseline["average_price"]) == D("20000.1")
+    assert D(baseline["cost_bps"]) == D("5.05") and D(baseline["slippage_bps"]) == D("0.05")
+    assert D(quality["shortfall_bps"]) == D("1.6833")
+    assert D(quality["improvement_bps"]) == D("3.3667")
 
     started = datetime.fromisoformat(parent.state["started_at"])
     parent_order_run(parent_id=parent.pk, now=started + timedelta(seconds=20))
@@ -210,7 +216,7 @@ def test_an_unknown_parent_is_not_found(api, account):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_quality_summarized_per_algorithm_and_per_strategy(api, account, book, user):
+def test_quality_summarized_per_algorithm_and_per_strategy(api, account, book):
     for algorithm, params, strategy_id in [
         ("market", {}, 7),
         ("market", {}, None),
@@ -219,14 +225,17 @@ def test_quality_summarized_per_algorithm_and_per_strategy(api, account, book, u
         body = twap_body(account, algorithm=algorithm, params=params, strategy_id=strategy_id)
         assert api.post(PARENTS, body, format="json").status_code == 201
 
-    by_algorithm = selectors.parent_order_quality_summary_for_owner(user.pk, by="algorithm")
-    by_strategy = selectors.parent_order_quality_summary_for_owner(user.pk, by="strategy")
+    report = api.get(BASE + "execution-quality/").data
 
-    assert list(by_algorithm) == ["market", "iceberg"] and list(by_strategy) == [7, None]
+    assert (report["parent_count"], report["measured_count"]) == (3, 3)
+    by_algorithm = {row["algorithm"]: row for row in report["by_algorithm"]}
+    assert list(by_algorithm) == ["iceberg", "market"]
+    assert [row["strategy_id"] for row in report["by_strategy"]] == [None, 7]
     market = by_algorithm["market"]
-    assert (market.count, market.filled_count, market.mean_fill_rate) == (2, 2, 1)
+    assert (market["count"], market["filled_count"], market["currency"]) == (2, 2, "USDT")
+    assert D(market["fill_rate"]) == D(market["mean_fill_rate"]) == 1
     # Each took its 0.3 at the best ask (20000.1, 2 deep): 0.1 above the mid of 20000.
-    assert market.mean_slippage_bps == market.weighted_slippage_bps == D("0.05")
+    assert D(market["mean_slippage_bps"]) == D(market["slippage_bps"]) == D("0.05")
     iceberg = by_algorithm["iceberg"]
-    assert (iceberg.count, iceberg.filled_count, iceberg.mean_slippage_bps) == (1, 0, None)
-    assert (by_strategy[7].count, by_strategy[None].count) == (2, 1)
+    assert (iceberg["count"], iceberg["filled_count"], iceberg["mean_slippage_bps"]) == (1, 0, None)
+    assert [row["count"] for row in report["by_strategy"]] == [1, 2]

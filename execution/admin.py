@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,7 +15,9 @@ from execution.models import (
     Account,
     AccountBreakers,
     AccountDay,
+    AccountMode,
     Balance,
+    ExchangeCredential,
     ExecutionEvent,
     Fill,
     Instrument,
@@ -24,6 +27,11 @@ from execution.models import (
 )
 from execution.selectors import account_valuation
 from execution.services.algos import parent_order_cancel
+from execution.services.live import (
+    exchange_credentials_check,
+    exchange_credentials_remove,
+    exchange_credentials_set,
+)
 from execution.services.orders import order_cancel
 
 
@@ -269,3 +277,93 @@ class ExecutionEventAdmin(ReadOnlyAdmin):
     search_fields = ("message", "actor", "order__client_order_id", "account__name")
     list_select_related = ("account", "order", "order__instrument")
     date_hierarchy = "created_at"
+
+
+class ExchangeCredentialForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Write-only: the key, secret and passphrase are typed in, handed to the service that
+    encrypts them, and never shown again (not even the stored tokens)."""
+
+    new_api_key = forms.CharField(
+        label="API key", strip=True, widget=forms.PasswordInput(render_value=False)
+    )
+    new_secret = forms.CharField(
+        label="secret", strip=True, widget=forms.PasswordInput(render_value=False)
+    )
+    new_password = forms.CharField(
+        label="passphrase",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="OKX asks for the API key's passphrase; leave empty if the exchange has none",
+    )
+
+    class Meta:
+        model = ExchangeCredential
+        fields = ("account", "exchange_id", "sandbox")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "account" in self.fields:
+            field = self.fields["account"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = Account.objects.filter(mode=AccountMode.LIVE)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        account = data.get("account") or getattr(self.instance, "account", None)
+        if account is not None and not self.errors:
+            try:
+                exchange_credentials_check(
+                    account_id=account.pk,
+                    exchange_id=(data.get("exchange_id") or "").strip().lower(),
+                    api_key=data.get("new_api_key") or "",
+                    secret=data.get("new_secret") or "",
+                    password=data.get("new_password") or None,
+                    sandbox=bool(data.get("sandbox")),
+                )
+            except DomainError as error:
+                raise forms.ValidationError(str(error)) from None
+        return data
+
+
+@admin.register(ExchangeCredential)
+class ExchangeCredentialAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Live accounts' exchange credentials: the key's last four characters are all that is
+    ever shown. Saving re-enters the whole credential through exchange_credentials_set."""
+
+    form = ExchangeCredentialForm
+    list_display = ("account", "exchange_id", "sandbox", "key_hint", "created_at", "rotated_at")
+    list_filter = ("exchange_id", "sandbox")
+    search_fields = ("account__name", "account__owner__username")
+    list_select_related = ("account",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ("exchange_id", "sandbox", "new_api_key", "new_secret", "new_password")
+        if obj is None:
+            return ("account", *fields)
+        return ("account", *fields, "key_hint", "created_at", "rotated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else ("account", "key_hint", "created_at", "rotated_at")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        stored = exchange_credentials_set(
+            account_id=obj.account_id,
+            exchange_id=data["exchange_id"],
+            api_key=data["new_api_key"],
+            secret=data["new_secret"],
+            password=data["new_password"] or None,
+            sandbox=data["sandbox"],
+            actor=f"admin:{request.user.pk}",
+        )
+        # The admin logs and links the object it saved: let it be the stored row.
+        obj.__dict__.update({f.attname: getattr(stored, f.attname) for f in obj._meta.fields})
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        exchange_credentials_remove(account_id=obj.account_id, actor=f"admin:{request.user.pk}")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ExchangeCredential]) -> None:
+        for account_id in queryset.values_list("account_id", flat=True):
+            exchange_credentials_remove(account_id=account_id, actor=f"admin:{request.user.pk}")

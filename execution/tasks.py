@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_ready
 
 from execution.services.accounts import account_days_open
 from execution.services.algos import parent_order_run, parent_orders_due
 from execution.services.orders import order_reconcile, order_submit
+from execution.services.reconciliation import (
+    account_reconcile,
+    live_accounts_reconcile,
+    live_orders_poll,
+)
 
 
 @shared_task(name="execution.submit_order")
@@ -32,3 +40,25 @@ def run_parent_order(parent_id: str) -> str:
 @shared_task(name="execution.run_due_parent_orders")
 def run_due_parent_orders() -> int:
     return parent_orders_due()
+
+
+@shared_task(name="execution.poll_live_orders")
+def poll_live_orders() -> int:
+    return live_orders_poll(actor="task:poll_live_orders")
+
+
+@shared_task(name="execution.reconcile_account")
+def reconcile_account(account_id: int) -> str:
+    return account_reconcile(account_id=account_id, actor="task:reconcile_account").summary()
+
+
+@shared_task(name="execution.reconcile_live_accounts")
+def reconcile_live_accounts() -> int:
+    return len(live_accounts_reconcile(actor="task:reconcile_live_accounts"))
+
+
+@worker_ready.connect(dispatch_uid="execution.reconcile_at_start")
+def reconcile_at_start(**kwargs: Any) -> None:
+    """A worker that starts (after a crash, say) has live accounts reconciled: orders its
+    predecessor left unknown are settled before the periodic run comes round."""
+    reconcile_live_accounts.delay()

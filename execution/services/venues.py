@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import uuid
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,11 +19,22 @@ from execution.domain.errors import DomainError
 from execution.domain.orders import OPEN_STATUSES
 from execution.domain.positions import PositionState
 from execution.domain.urgency import TouchSnapshot, touch_of
-from execution.models import Account, AccountMode, EventKind, Instrument, Order, Position
+from execution.domain.values import InstrumentSpec
+from execution.models import (
+    Account,
+    AccountMode,
+    EventKind,
+    ExchangeCredential,
+    Instrument,
+    Order,
+    Position,
+)
 from execution.selectors import account_valuation
 from execution.services.events import event_append
 from execution.services.fills import fill_input, fills_record
+from execution.services.live import exchange_credentials_decrypt
 from execution.venues.base import Venue, VenueFill
+from execution.venues.ccxt_venue import CcxtVenue, ccxt_exchange
 from execution.venues.paper import PaperVenue
 
 logger = logging.getLogger(__name__)
@@ -35,6 +48,8 @@ _latest_books: dict[str, Book] = {}
 # The touches behind the spread and order-flow features (urgency.book_features).
 _touch_history: dict[str, deque[TouchSnapshot]] = {}
 TOUCH_HISTORY = 100
+# Live accounts' exchange clients, each with the fingerprint of what it was built from.
+_live_venues: dict[int, tuple[str, CcxtVenue]] = {}
 
 
 def venue_fills_record(fills: Sequence[VenueFill], *, actor: str) -> None:
@@ -87,11 +102,12 @@ def venue_for_account(account: Account) -> Venue:
     A paper account has its own matching engine in this process, fed with the same market data
     as every other. A new one (a restarted process) reloads the account's open orders and
     positions from the database, which is the record.
+
+    A live account trades on its exchange through ccxt, with the credentials stored for it
+    (execution.services.live); see ``_live_venue``.
     """
-    if account.mode != AccountMode.PAPER:
-        raise DomainError(
-            f"account {account.name!r} is a live account; no live venue is configured yet"
-        )
+    if account.mode == AccountMode.LIVE:
+        return _live_venue(account)
     with _lock:
         venue = _paper_venues.get(account.pk)
         if venue is None:
@@ -180,3 +196,95 @@ def paper_reset() -> None:
         _paper_venues.clear()
         _latest_books.clear()
         _touch_history.clear()
+
+
+# -- live venues ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMarket:
+    """How an instrument trades on a live exchange: its ccxt symbol, and whether it is spot
+    (holdings are currency balances there) or a linear perpetual swap (a position)."""
+
+    ccxt_symbol: str
+    spot: bool
+
+
+def live_market(instrument: Instrument) -> LiveMarket | None:
+    """Our symbols are OKX instrument ids: BASE-QUOTE is spot (ccxt's BASE/QUOTE) and
+    BASE-QUOTE-SWAP the perpetual swap settled in the quote currency (BASE/QUOTE:QUOTE). Any
+    other symbol is not traded live (None)."""
+    base, quote = instrument.base_currency, instrument.quote_currency
+    if instrument.symbol == f"{base}-{quote}":
+        return LiveMarket(f"{base}/{quote}", spot=True)
+    if instrument.symbol == f"{base}-{quote}-SWAP":
+        return LiveMarket(f"{base}/{quote}:{quote}", spot=False)
+    return None
+
+
+def _live_venue(account: Account) -> CcxtVenue:
+    """The account's exchange through ccxt, built once per process and rebuilt when its
+    credentials (set or rotated) or the active instruments change.
+
+    ccxt's rate limiter is on; ``sandbox`` selects the exchange's demo trading. Cancel, amend
+    and fetch find an order's instrument in the order table.
+    """
+    credential = ExchangeCredential.objects.filter(account=account).first()
+    if credential is None:
+        raise DomainError(
+            f"live account {account.name!r} has no exchange credentials: set them with "
+            f"`manage.py exchange_credentials_set --account {account.pk}` or in the admin"
+        )
+    markets = [
+        (instrument.spec(), market)
+        for instrument in Instrument.objects.filter(is_active=True).order_by("symbol")
+        if (market := live_market(instrument)) is not None
+    ]
+    fingerprint = _live_fingerprint(credential, markets)
+    with _lock:
+        cached = _live_venues.get(account.pk)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        plaintext = exchange_credentials_decrypt(credential)
+        exchange = ccxt_exchange(
+            credential.exchange_id,
+            api_key=plaintext.api_key,
+            secret=plaintext.secret,
+            password=plaintext.password,
+            sandbox=credential.sandbox,
+        )
+        venue = CcxtVenue(
+            exchange=exchange,
+            instruments=[spec for spec, _ in markets],
+            symbols={spec.symbol: market.ccxt_symbol for spec, market in markets},
+            clock=timezone.now,
+            order_symbol=_order_symbol,
+        )
+        _live_venues[account.pk] = (fingerprint, venue)
+    return venue
+
+
+def _live_fingerprint(
+    credential: ExchangeCredential, markets: Sequence[tuple[InstrumentSpec, LiveMarket]]
+) -> str:
+    # A digest, not the tokens themselves: nothing here needs to keep them.
+    material = repr(
+        (credential.exchange_id, credential.sandbox, credential.api_key, credential.secret,
+         credential.password, sorted(markets, key=lambda item: item[0].symbol))
+    )  # fmt: skip
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _order_symbol(client_order_id: str) -> str | None:
+    symbol: str | None = (
+        Order.objects.filter(client_order_id=client_order_id)
+        .values_list("instrument__symbol", flat=True)
+        .first()
+    )
+    return symbol
+
+
+def live_venues_reset() -> None:
+    """Forget every live exchange client of this process (tests start from a clean slate)."""
+    with _lock:
+        _live_venues.clear()

@@ -16,7 +16,7 @@ from execution.domain.positions import PositionState
 from execution.domain.values import InstrumentSpec, Liquidity, Side
 from execution.venues.base import Venue, VenueError, VenueTimeout
 from execution.venues.ccxt_venue import CcxtVenue, ccxt_exchange
-from tests.execution.venues.okx_replies import TS, FakeOkx, fill
+from tests.okx_fake import TS, FakeOkx, fill
 
 API_KEY = "3f2c9a4e-key-0000-1111-d0c5e7a8b6f1"
 SECRET = "9B1D7E0F3A5C2B8D6E4F1A0B9C8D7E6F"

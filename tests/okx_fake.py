@@ -2,18 +2,25 @@
 
 The fake replaces ``exchange.session`` (the ``requests`` session ccxt's sync ``fetch`` sends
 through), so ccxt's own signing, JSON parsing, error mapping (``handle_errors``) and debug
-logging all run; nothing reaches the network. It keeps a tiny order book of its own: orders by
-``clOrdId``, their fills, and balances, and records every request it got.
+logging all run; nothing reaches the network. It keeps a tiny exchange of its own: orders by
+``clOrdId``, their fills, balances (a spot fill moves them, as OKX's would) and positions, and
+records every request it got.
+
+Tests that build exchanges inside the platform (``venue_for_account``) install it for every
+ccxt exchange at once with ``install_fake_okx`` below: the network edge, nothing of ours replaced.
 """
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import requests
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
@@ -200,15 +207,74 @@ class FakeOkx:
         self.balance_details: list[dict[str, Any]] = []
         self.positions: list[dict[str, Any]] = []
         self.refuse_next_order: tuple[str, str] | None = None  # (sCode, sMsg)
+        # The order reaches the exchange, the reply does not: a read timeout after recording.
         self.lose_next_reply = False
+        # The order never reaches the exchange: a connect timeout before anything is recorded.
+        self.lose_next_request = False
+        self._trade_ids = itertools.count(1)
         self.instruments = {"SPOT": [SPOT_BTC_USDT], "SWAP": [SWAP_BTC_USDT]}
 
     def posts(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == "POST" and r.path == path]
 
+    def placed(self) -> list[Recorded]:
+        """Every order-placing request, whichever endpoint ccxt chose."""
+        return self.posts("/api/v5/trade/order") + self.posts("/api/v5/trade/batch-orders")
+
+    def set_balance(self, ccy: str, amount: str | Decimal) -> None:
+        """The trading account's total (``eq``) in ``ccy``; zero removes it, as OKX lists
+        only currencies held."""
+        details = [d for d in self.balance_details if d["ccy"] != ccy]
+        if Decimal(amount):
+            text = str(amount)
+            details.append(
+                {"ccy": ccy, "eq": text, "cashBal": text, "availBal": text, "frozenBal": "0",
+                 "uTime": TS}
+            )  # fmt: skip
+        self.balance_details = details
+
+    def balance(self, ccy: str) -> Decimal:
+        return next((Decimal(d["eq"]) for d in self.balance_details if d["ccy"] == ccy), Decimal(0))
+
+    def fill(
+        self,
+        cl_ord_id: str,
+        *,
+        size: str,
+        price: str,
+        fee: str = "0",
+        fee_ccy: str = "USDT",
+        trade_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The exchange fills (part of) an order: OKX's ``fee`` is negative when charged. A spot
+        fill moves the balances: the base by the size, the quote by the notional, the fee's
+        currency by the fee."""
+        order = self.orders[cl_ord_id]
+        number = next(self._trade_ids)
+        execution = fill(
+            order, trade_id=trade_id or f"9{number:08d}", bill_id=f"8{number:08d}", size=size,
+            price=price, fee=fee, fee_ccy=fee_ccy,
+        )  # fmt: skip
+        order.fills.append(execution)
+        done = sum((Decimal(f["fillSz"]) for f in order.fills), Decimal(0))
+        order.state = "filled" if done >= Decimal(order.sz) else "partially_filled"
+        if not order.inst_id.endswith("-SWAP"):
+            base, quote = order.inst_id.split("-")
+            sign = 1 if order.side == "buy" else -1
+            self.set_balance(base, self.balance(base) + sign * Decimal(size))
+            self.set_balance(quote, self.balance(quote) - sign * Decimal(size) * Decimal(price))
+            self.set_balance(fee_ccy, self.balance(fee_ccy) + Decimal(fee))
+        return execution
+
     # -- requests.Session ----------------------------------------------------------------------
 
+    def close(self) -> None:
+        """requests.Session.close: nothing to release."""
+
     def request(self, method: str, url: str, data: bytes | None = None, headers=None, **_: Any):
+        if self.lose_next_request and method == "POST":
+            self.lose_next_request = False
+            raise requests.exceptions.ConnectTimeout("connect timed out")
         parts = urlsplit(url)
         body = json.loads(data) if data else None
         recorded = Recorded(method, parts.path, dict(parse_qsl(parts.query)), body, dict(headers))
@@ -312,3 +378,12 @@ class FakeOkx:
         else:
             order = next((o for o in self.orders.values() if o.ord_id == query["ordId"]), None)
         return order if order is not None and order.inst_id == query["instId"] else None
+
+
+def install_fake_okx(monkeypatch: pytest.MonkeyPatch) -> FakeOkx:
+    """One fake OKX behind every ccxt exchange built while the test runs: ccxt makes its HTTP
+    session with ``requests.Session()`` when an exchange is created, and gets this instead."""
+    fake = FakeOkx()
+    # By module object: the package ``ccxt`` shadows ``ccxt.base`` with a list of names.
+    monkeypatch.setattr(importlib.import_module("ccxt.base.exchange"), "Session", lambda: fake)
+    return fake

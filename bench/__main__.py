@@ -12,7 +12,14 @@ import time
 
 from bench.common import Result
 
-MODULES = ["bench.bench_matching", "bench.bench_fills"]
+MODULES = ["bench.bench_matching", "bench.bench_fills", "bench.bench_signal", "bench.bench_api"]
+
+
+def _figure(value: float) -> str:
+    """Three significant figures for small values (latencies in ms), whole numbers above."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) >= 1 else f"{value:.2g}"
 
 
 def main() -> int:
@@ -30,7 +37,7 @@ def main() -> int:
     print(f"{'benchmark':<{width}}  {'value':>12}  {'unit':<10} {'target':<12} note")
     print("-" * (width + 60))
     for r in results:
-        print(f"{r.name:<{width}}  {r.value:>12,.0f}  {r.unit:<10} {r.target:<12} {r.note}")
+        print(f"{r.name:<{width}}  {_figure(r.value):>12}  {r.unit:<10} {r.target:<12} {r.note}")
     return 0
 
 

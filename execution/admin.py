@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from execution.domain.errors import DomainError
 from execution.models import (
@@ -21,12 +22,14 @@ from execution.models import (
     ExecutionEvent,
     Fill,
     Instrument,
+    InstrumentBreaker,
     Order,
     ParentOrder,
     Position,
 )
-from execution.selectors import account_valuation
+from execution.selectors import account_valuation, instrument_halted
 from execution.services.algos import parent_order_cancel
+from execution.services.breakers import account_kill_switch_set
 from execution.services.live import (
     exchange_credentials_check,
     exchange_credentials_remove,
@@ -128,9 +131,36 @@ class AccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return (*self.readonly_fields, "mode", "base_currency")
         return self.readonly_fields
 
+    actions = ("kill_switch_on", "kill_switch_off")
+
     @admin.display(description="equity")
     def equity(self, account: Account) -> str:
         return f"{account_valuation(account).equity:,.2f} {account.base_currency}"
+
+    def has_kill_switch_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("execution.change_account"))
+
+    @admin.action(
+        description="Kill switch ON: refuse new risk on the selected accounts",
+        permissions=["kill_switch"],
+    )
+    def kill_switch_on(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        self._kill_switch(request, queryset, on=True)
+
+    @admin.action(
+        description="Kill switch off for the selected accounts", permissions=["kill_switch"]
+    )
+    def kill_switch_off(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        self._kill_switch(request, queryset, on=False)
+
+    def _kill_switch(self, request: HttpRequest, queryset: QuerySet[Account], *, on: bool) -> None:
+        who = request.user.get_username()
+        for account in queryset:
+            account_kill_switch_set(
+                account_id=account.pk, on=on, reason=f"turned {'on' if on else 'off'} in the "
+                f"admin by {who}", actor=f"admin:{request.user.pk}",
+            )  # fmt: skip
+            self.message_user(request, f"kill switch {'on' if on else 'off'}: {account.name}")
 
 
 @admin.register(Balance)
@@ -259,6 +289,21 @@ class AccountDayAdmin(ReadOnlyAdmin):
     list_display = ("account", "day", "start_equity", "loss_limit_breached_at")
     list_filter = ("day",)
     search_fields = ("account__name",)
+
+
+@admin.register(InstrumentBreaker)
+class InstrumentBreakerAdmin(ReadOnlyAdmin):
+    """The market-wide halt of each instrument, kept current by market data."""
+
+    list_display = (
+        "instrument", "halted", "halted_since", "unstable_since", "stability", "observed_at",
+    )  # fmt: skip
+    list_select_related = ("instrument",)
+    readonly_fields = list_display
+
+    @admin.display(boolean=True, description="halted now")
+    def halted(self, row: InstrumentBreaker) -> bool:
+        return instrument_halted(row.instrument, timezone.now())
 
 
 @admin.register(AccountBreakers)

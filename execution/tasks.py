@@ -9,7 +9,8 @@ from celery.signals import worker_ready
 
 from execution.services.accounts import account_days_open
 from execution.services.algos import parent_order_run, parent_orders_due
-from execution.services.orders import order_reconcile, order_submit
+from execution.services.breakers import instrument_halts_advance
+from execution.services.orders import order_reconcile, order_submit, orders_unsent_submit
 from execution.services.reconciliation import (
     account_reconcile,
     live_accounts_reconcile,
@@ -25,6 +26,16 @@ def submit_order(order_id: str) -> str:
 @shared_task(name="execution.reconcile_order")
 def reconcile_order(order_id: str) -> str:
     return str(order_reconcile(order_id=order_id).status)
+
+
+@shared_task(name="execution.submit_unsent_orders")
+def submit_unsent_orders() -> int:
+    return orders_unsent_submit(actor="task:submit_unsent_orders")
+
+
+@shared_task(name="execution.advance_instrument_halts")
+def advance_instrument_halts() -> int:
+    return instrument_halts_advance()
 
 
 @shared_task(name="execution.open_account_days")

@@ -29,9 +29,7 @@ urlpatterns = [
     path("performance/", views.PerformanceView.as_view(), name="performance"),
     path("statistics/", views.StatisticsView.as_view(), name="statistics"),
     path("accounts/", views.AccountListView.as_view(), name="accounts"),
-    path(
-        "accounts/<str:pk>/kill-switch/", breakers.KillSwitchView.as_view(), name="kill-switch"
-    ),
+    path("accounts/<str:pk>/kill-switch/", breakers.KillSwitchView.as_view(), name="kill-switch"),
     path("breakers/", breakers.BreakersView.as_view(), name="breakers"),
     path("breakers/events/", breakers.BreakerEventListView.as_view(), name="breaker-events"),
 ]

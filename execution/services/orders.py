@@ -6,8 +6,10 @@ A timeout after sending leaves it unknown until a query by client order id settl
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -36,7 +38,9 @@ from execution.services.fills import fill_input, fills_record
 from execution.services.notify import on_commit_broadcast
 from execution.services.venues import venue_for_account
 from execution.signals import order_status_committed
-from execution.venues.base import VenueError, VenueOrderReport, VenueTimeout
+from execution.venues.base import Venue, VenueError, VenueOrderReport, VenueTimeout
+
+logger = logging.getLogger(__name__)
 
 
 def new_client_order_id() -> str:
@@ -305,21 +309,64 @@ def order_report_apply(
     )
 
 
-def order_reconcile(*, order_id: UUID | str, actor: str = "reconciliation") -> Order:
-    """Settle an order whose fate is not known (sent, but no answer) by asking the venue."""
+# An order saved but never sent this long after it was created lost its submit task (a worker
+# died, a broker message was dropped): it is sent now, still once (order_submit).
+UNSENT_AFTER = timedelta(seconds=10)
+
+
+def orders_unsent_submit(*, now: datetime | None = None, actor: str = "sweeper") -> int:
+    """Send every new order whose submit task was lost; returns how many were sent."""
+    now = now or timezone.now()
+    unsent = Order.objects.filter(
+        status=OrderStatus.NEW, sent_at__isnull=True, created_at__lte=now - UNSENT_AFTER
+    ).values_list("pk", flat=True)
+    sent = 0
+    for order_id in unsent:
+        try:
+            order = order_submit(order_id=order_id, actor=actor)
+        except DomainError as error:  # one account's venue failing stops no other
+            logger.error("unsent order %s could not be sent: %s", order_id, error)
+            continue
+        sent += order.sent_at is not None
+    return sent
+
+
+# An order the venue has not heard of may still be on its way for this long after sending.
+NOT_FOUND_GRACE = timedelta(seconds=60)
+
+
+def order_reconcile(
+    *,
+    order_id: UUID | str,
+    actor: str = "reconciliation",
+    now: datetime | None = None,
+    venue: Venue | None = None,
+) -> Order:
+    """Settle a sent order whose fate is not known by asking the venue for it by client order
+    id; it is never sent again. One the venue does not find is closed as rejected only once
+    NOT_FOUND_GRACE has passed since sending, and never when it already has fills."""
     order = _get_order(order_id)
     if order.sent_at is None or OrderStatus(order.status).is_terminal:
         return order
-    report = venue_for_account(order.account).fetch_order(order.client_order_id)
-    if report is None:
-        # The venue never saw it: safe to close here; the caller may place a new order.
-        return order_status_set(
-            order_id=order.pk,
-            status=OrderStatus.REJECTED,
-            reason="the venue never received this order",
-            actor=actor,
+    now = now or timezone.now()
+    report = (venue or venue_for_account(order.account)).fetch_order(order.client_order_id)
+    if report is not None:
+        return order_report_apply(order_id=order.pk, report=report, actor=actor)
+    if now - order.sent_at < NOT_FOUND_GRACE:
+        return order  # may still be on its way: ask again next time
+    if order.filled_quantity:
+        logger.warning(
+            "order %s has fills but the venue no longer finds it; left %s",
+            order.client_order_id,
+            order.status,
         )
-    return order_report_apply(order_id=order.pk, report=report, actor=actor)
+        return order
+    return order_status_set(
+        order_id=order.pk,
+        status=OrderStatus.REJECTED,
+        reason="the venue never received this order (not found by client order id)",
+        actor=actor,
+    )
 
 
 def order_cancel(*, order_id: UUID | str, actor: str = "system") -> Order:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -68,7 +68,7 @@ from execution.models import (
 )
 from execution.services.events import event_append
 from execution.services.fills import position_ensure
-from execution.services.orders import order_report_apply, order_status_set
+from execution.services.orders import order_reconcile
 from execution.services.venues import live_market, venue_for_account
 from execution.venues.base import Venue, VenueOrderReport
 from execution.venues.paper import PaperVenue
@@ -77,7 +77,6 @@ logger = logging.getLogger(__name__)
 
 # How long an order the venue does not know may still be on its way there (ccxt's own
 # timeout is 10 s); after that it never arrived.
-NOT_FOUND_GRACE = timedelta(seconds=60)
 SNAPSHOT_ATTEMPTS = 3
 
 
@@ -148,25 +147,7 @@ def _venue_or_none(account: Account) -> Venue | None:
 def _order_settle(order: Order, venue: Venue, *, now: datetime, actor: str) -> bool:
     """Fetch one sent order by client order id and apply the answer; True if it changed."""
     before = (order.status, order.filled_quantity)
-    report = venue.fetch_order(order.client_order_id)
-    if report is not None:
-        updated = order_report_apply(order_id=order.pk, report=report, actor=actor)
-    elif order.sent_at is not None and now - order.sent_at < NOT_FOUND_GRACE:
-        return False  # may still be on its way: ask again next time
-    elif order.filled_quantity:
-        logger.warning(
-            "order %s has fills but the venue no longer finds it; left %s",
-            order.client_order_id,
-            order.status,
-        )
-        return False
-    else:
-        updated = order_status_set(
-            order_id=order.pk,
-            status=OrderStatus.REJECTED,
-            reason="the venue never received this order (not found by client order id)",
-            actor=actor,
-        )
+    updated = order_reconcile(order_id=order.pk, actor=actor, now=now, venue=venue)
     return (updated.status, updated.filled_quantity) != before
 
 

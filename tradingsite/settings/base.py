@@ -179,6 +179,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
+    # Orders saved whose submit task was lost (a worker died before sending) are sent, once.
+    "submit-unsent-orders": {
+        "task": "execution.submit_unsent_orders",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
+    # A halt that came due while an instrument's feed was quiet is written down.
+    "advance-instrument-halts": {
+        "task": "execution.advance_instrument_halts",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
 }
 
 # --- auth, i18n, static ----------------------------------------------------------------------

@@ -153,3 +153,43 @@ def test_an_instrument_that_breaks_the_domain_rules_is_refused_in_the_admin(admi
     assert response.status_code == 200  # the form again, with the error
     assert "more than 18 decimal places" in response.content.decode()
     assert not Instrument.objects.filter(symbol="TINY-USDT").exists()
+
+
+def test_the_kill_switch_actions_stop_and_restart_new_risk(staff_client, trading, account):
+    from execution.domain.errors import OrderRefused
+    from execution.models import AccountBreakers
+
+    response = staff_client.post(
+        url(Account, "changelist"),
+        {"action": "kill_switch_on", "_selected_action": [str(account.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "kill switch on: Main" in [str(m) for m in get_messages(response.wsgi_request)]
+    switch = AccountBreakers.objects.get(account=account).state["kill_switch"]
+    assert switch["on"] and "in the admin by boss" in switch["reason"]
+    with pytest.raises(OrderRefused, match="kill switch"):
+        place(account, quantity="0.1")
+    staff_client.post(
+        url(Account, "changelist"),
+        {"action": "kill_switch_off", "_selected_action": [str(account.pk)]},
+    )
+    place(account, quantity="0.1")
+    kinds = ExecutionEvent.objects.filter(kind=EventKind.BREAKER).order_by("id")
+    assert [e.data["kind"] for e in kinds] == ["kill_on", "kill_off"]
+    assert all(e.actor.startswith("admin:") for e in kinds)
+
+
+def test_instrument_halts_are_listed(staff_client, btc):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from execution.models import InstrumentBreaker
+
+    since = timezone.now() - timedelta(seconds=90)
+    InstrumentBreaker.objects.create(instrument=btc, stability=0.93, unstable_since=since)
+    response = staff_client.get(url(InstrumentBreaker, "changelist"))
+    assert response.status_code == 200
+    assert "BTC-USDT" in response.text and "0.93" in response.text
+    assert 'alt="True"' in response.text  # unstable for 90 s: halted now, though not written yet

@@ -309,3 +309,42 @@ def test_a_stop_loss_is_executed_through_the_venue(
     position.refresh_from_db()
     assert position.quantity == 0 and position.stop_loss_price is None
     assert ExecutionEvent.objects.filter(kind=EventKind.EXIT_TRIGGERED, order=exit_order).exists()
+
+
+def test_an_order_whose_submit_task_was_lost_is_sent_once_by_the_sweep(account, btc):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from execution.services.orders import UNSENT_AFTER, orders_unsent_submit
+
+    order = order_place(account_id=account.pk, symbol="BTC-USDT", side="buy",
+                        order_type="limit", quantity="0.1", price="19990",
+                        submit=False)  # fmt: skip
+    assert orders_unsent_submit() == 0  # too young: its task may still be on its way
+    later = timezone.now() + UNSENT_AFTER + timedelta(seconds=1)
+    assert orders_unsent_submit(now=later) == 1
+    order.refresh_from_db()
+    assert order.sent_at is not None and order.status == "submitted"
+    assert orders_unsent_submit(now=later) == 0  # never twice
+    assert ExecutionEvent.objects.filter(order=order, kind=EventKind.ORDER_SENT).count() == 1
+
+
+def test_an_order_the_venue_never_received_is_closed_only_after_the_grace(account, btc):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from execution.services.orders import NOT_FOUND_GRACE, order_reconcile
+
+    order = order_place(account_id=account.pk, symbol="BTC-USDT", side="buy",
+                        order_type="limit", quantity="0.1", price="19990",
+                        submit=False)  # fmt: skip
+    venue_for_account(account)  # running already: a new one would restore the order
+    # The worker marked it sent and died before the venue heard of it.
+    sent_at = timezone.now()
+    Order.objects.filter(pk=order.pk).update(sent_at=sent_at)
+    soon = order_reconcile(order_id=order.pk, now=sent_at + NOT_FOUND_GRACE / 2)
+    assert soon.status == "new"  # it may still be on its way
+    late = order_reconcile(order_id=order.pk, now=sent_at + NOT_FOUND_GRACE + timedelta(seconds=1))
+    assert late.status == "rejected" and "never received" in late.error

@@ -3,6 +3,7 @@ execution.services. Database constraints back the invariants that matter (DESIGN
 
 from __future__ import annotations
 
+import sys
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -517,3 +518,118 @@ class ExecutionEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("execution events are append-only")
+
+
+# --- Market data history ----------------------------------------------------------------------
+# Prices and sizes here are float8, not numeric: market history feeds features, charts and
+# backtests in bulk as numpy floats (DESIGN: floats for features), and every source delivers
+# binary floats already. float8 returns a float's shortest repr, so Decimal(str(price))
+# recovers the source's decimal text. Measured on PostgreSQL (bench/bench_marketdata.py):
+# numeric(38,18) imports about 1.8x and loads a window about 2.7x slower for the same size.
+# Composite primary keys: no id column and no second index on tables of millions of rows.
+
+
+_LARGEST_FLOAT = sys.float_info.max  # a literal both databases read, unlike infinity
+
+
+class AggressorSide(models.TextChoices):
+    BUY = "buy", "buy"  # the taker bought: a trade at the ask
+    SELL = "sell", "sell"
+
+
+class Candle(models.Model):
+    """One OHLCV bar of an instrument, opening at ``open_time`` (UTC) and lasting ``interval``
+    (ccxt's names: 1m, 1h, 1d, 1w, 1M)."""
+
+    pk = models.CompositePrimaryKey("instrument", "interval", "open_time")
+    # The primary key's index, instrument first, serves lookups by instrument.
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, related_name="candles", db_index=False
+    )
+    interval = models.CharField(max_length=4)
+    open_time = models.DateTimeField()
+    open = models.FloatField()
+    high = models.FloatField()
+    low = models.FloatField()
+    close = models.FloatField()
+    volume = models.FloatField()
+
+    class Meta:
+        ordering = ["instrument_id", "interval", "open_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(high__gte=F("open")) & Q(high__gte=F("close")),
+                name="candle_high_above_open_close",
+            ),
+            models.CheckConstraint(
+                condition=Q(low__lte=F("open")) & Q(low__lte=F("close")),
+                name="candle_low_below_open_close",
+            ),
+            models.CheckConstraint(condition=Q(low__gt=0), name="candle_low_positive"),
+            models.CheckConstraint(condition=Q(volume__gte=0), name="candle_volume_non_negative"),
+            # With the checks above these keep every column finite: PostgreSQL orders NaN
+            # above every number, so NaN would pass the others.
+            models.CheckConstraint(
+                condition=Q(high__lte=_LARGEST_FLOAT) & Q(volume__lte=_LARGEST_FLOAT),
+                name="candle_finite",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.interval} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class MarketTrade(models.Model):
+    """One trade printed on a venue (anyone's, not ours: those are Fill rows)."""
+
+    pk = models.CompositePrimaryKey("instrument", "venue_trade_id")
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, related_name="market_trades", db_index=False
+    )
+    venue_trade_id = models.CharField(max_length=64)
+    traded_at = models.DateTimeField()
+    price = models.FloatField()
+    size = models.FloatField()
+    aggressor_side = models.CharField(max_length=4, choices=AggressorSide.choices)
+
+    class Meta:
+        ordering = ["instrument_id", "traded_at"]
+        indexes = [models.Index(fields=["instrument", "traded_at"], name="market_trade_time")]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="market_trade_price_positive"),
+            models.CheckConstraint(condition=Q(size__gt=0), name="market_trade_size_positive"),
+            models.CheckConstraint(
+                condition=Q(price__lte=_LARGEST_FLOAT) & Q(size__lte=_LARGEST_FLOAT),
+                name="market_trade_finite",
+            ),
+            models.CheckConstraint(
+                condition=Q(aggressor_side__in=AggressorSide.values),
+                name="market_trade_side_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.aggressor_side} {self.size} @ {self.price} ({self.venue_trade_id})"
+
+
+class BookSnapshot(models.Model):
+    """The top ``depth`` levels of an L2 book at one time: ``bids`` and ``asks`` are
+    [[price, size], ...] lists, best first."""
+
+    pk = models.CompositePrimaryKey("instrument", "taken_at")
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.PROTECT, related_name="book_snapshots", db_index=False
+    )
+    taken_at = models.DateTimeField()
+    depth = models.PositiveSmallIntegerField()
+    bids = models.JSONField()
+    asks = models.JSONField()
+
+    class Meta:
+        ordering = ["instrument_id", "taken_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(depth__gt=0), name="book_snapshot_depth_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} book at {self.taken_at:%Y-%m-%d %H:%M:%S}"

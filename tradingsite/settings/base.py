@@ -283,6 +283,12 @@ PAPER_TAKER_FEE_RATE = env_str("PAPER_TAKER_FEE_RATE", "0.0005")
 # first (execution.venues.credentials). Without one, live credentials can be neither stored
 # nor read.
 EXCHANGE_KEY_ENCRYPTION_KEYS = env_list("EXCHANGE_KEY_ENCRYPTION_KEYS", [])
+# "simulated": the ASGI server runs a simulated L2 market for the paper exchange
+# (execution.services.marketfeed); "off": books come from elsewhere (a feed, a backtest).
+MARKET_FEED = env_str("MARKET_FEED", "off")
+if MARKET_FEED not in {"off", "simulated"}:
+    raise ImproperlyConfigured(f"MARKET_FEED={MARKET_FEED!r}: expected off or simulated")
+
 # Urgency thresholds and circuit breakers (execution.domain.urgency.UrgencyConfig and
 # execution.domain.breakers.BreakerConfig): JSON objects of the settings to change, e.g.
 # EXECUTION_BREAKERS='{"halt_after": 90, "max_overrides": 3}' (durations in seconds). Checked at

@@ -6,3 +6,5 @@ from tradingsite.settings.base import env_bool, env_str
 DEBUG = env_bool("DEBUG", True)
 # A fixed key is fine for a laptop and never used in production (production.py requires one).
 SECRET_KEY = env_str("SECRET_KEY", "django-insecure-local-development-only")
+# make run: books move in real time for the paper exchange (MARKET_FEED=off to stop it).
+MARKET_FEED = env_str("MARKET_FEED", "simulated")

@@ -1,0 +1,160 @@
+"""A live simulated market for the paper exchange: books that move in real time.
+
+With no exchange to listen to (``make run``, a demo, a paper account), each active instrument
+gets a seeded random walk of one-minute candles from its last mark, and the L2 simulator
+(execution.domain.marketsim) turns them into book snapshots, one a second, which go through
+``paper_book_update`` as any feed's would: resting paper orders fill, positions are marked,
+stops trigger and the spread breaker watches the spread. The walk continues from the last close
+an hour at a time, so the feed runs for as long as the process does.
+
+The paper venues live in the process that runs the feed (execution.services.venues), so the
+feed runs in the web server's process (tradingsite.asgi starts it when MARKET_FEED is
+``simulated``), or alone with ``manage.py market_feed`` next to workers that share it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db import close_old_connections
+
+from execution.domain.marketsim import BookSnapshot, Candle, MarketSimConfig, simulate_events
+from execution.domain.values import exact
+from execution.models import Instrument
+from execution.services.marketdata import paper_book_update
+
+logger = logging.getLogger(__name__)
+
+BAR = timedelta(minutes=1)
+BARS_PER_BATCH = 60  # an hour of candles per simulation run
+SNAPSHOTS_PER_BAR = 60  # one book a second
+VOLATILITY_PER_BAR = 0.0008  # about 3% a day, a calm crypto day
+NOTIONAL_PER_BAR = Decimal(250_000)  # traded per minute, in the quote currency
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInstrument:
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    start_price: Decimal
+
+
+def simulated_candles(
+    *, start_price: Decimal, start: datetime, bars: int, seed: int, tick_size: Decimal
+) -> list[Candle]:
+    """A seeded geometric random walk of one-minute candles from ``start_price``: each bar's
+    path is 12 log-normal steps, its high and low the path's extremes."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, VOLATILITY_PER_BAR / math.sqrt(12), size=(bars, 12))
+    path = float(start_price) * np.exp(np.cumsum(steps.ravel())).reshape(bars, 12)
+    opens = np.concatenate([[float(start_price)], path[:-1, -1]])
+    candles = []
+    for n in range(bars):
+        values = [opens[n], *path[n]]
+
+        def on_grid(value: float) -> Decimal:
+            ticks = (Decimal(repr(float(value))) / tick_size).to_integral_value()
+            return max(tick_size, ticks * tick_size)
+
+        open_, close = on_grid(values[0]), on_grid(values[-1])
+        high = max(on_grid(max(values)), open_, close)
+        low = min(on_grid(min(values)), open_, close)
+        with exact():
+            volume = NOTIONAL_PER_BAR / close * Decimal(repr(float(rng.uniform(0.5, 1.5))))
+        candles.append(Candle(start + BAR * n, open_, high, low, close, volume))
+    return candles
+
+
+def book_stream(
+    instrument: FeedInstrument, *, start: datetime, seed: int
+) -> Iterator[BookSnapshot]:
+    """Book snapshots of one instrument from ``start`` on, an hour's simulation at a time."""
+    price, at, batch = instrument.start_price, start, 0
+    config = MarketSimConfig(substeps=SNAPSHOTS_PER_BAR)
+    while True:
+        candles = simulated_candles(
+            start_price=price, start=at, bars=BARS_PER_BATCH, seed=seed + batch,
+            tick_size=instrument.tick_size,
+        )  # fmt: skip
+        for event in simulate_events(
+            candles, tick_size=instrument.tick_size, lot_size=instrument.lot_size,
+            seed=seed + batch, config=config, bar_duration=BAR,
+        ):  # fmt: skip
+            if isinstance(event, BookSnapshot):
+                yield event
+        price, at, batch = candles[-1].close, at + BAR * BARS_PER_BATCH, batch + 1
+
+
+def feed_instruments() -> list[FeedInstrument]:
+    """Every active instrument with a price to start from (its mark)."""
+    return [
+        FeedInstrument(i.symbol, i.tick_size, i.lot_size, i.mark_price)
+        for i in Instrument.objects.filter(is_active=True, mark_price__isnull=False)
+        .order_by("symbol")
+        .only("symbol", "tick_size", "lot_size", "mark_price")
+    ]
+
+
+def market_feed_run(
+    *,
+    stop: threading.Event,
+    seed: int = 20261121,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], object] | None = None,
+    max_snapshots: int | None = None,
+) -> int:
+    """Feed every active instrument's simulated books to the paper exchange in real time until
+    ``stop`` is set (or ``max_snapshots`` went out); returns how many went out. A snapshot
+    that fails is logged and the feed goes on: one bad update must not stop the market."""
+    clock = clock or (lambda: datetime.now(UTC))
+    start = clock()
+    streams = [
+        _keyed(instrument.symbol, book_stream(instrument, start=start, seed=seed + number * 1000))
+        for number, instrument in enumerate(feed_instruments())
+    ]
+    if not streams:
+        logger.warning("market feed: no active instrument with a mark price to start from")
+        return 0
+    sent = 0
+    for at, symbol, snapshot in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+        wait = (at - clock()).total_seconds()
+        if wait > 0:
+            (sleep or stop.wait)(wait)  # stop.wait: a stop ends the wait at once
+        if stop.is_set() or (max_snapshots is not None and sent >= max_snapshots):
+            break
+        try:
+            paper_book_update(symbol=symbol, bids=snapshot.bids, asks=snapshot.asks, at=at)
+        except Exception:
+            logger.exception("market feed: the %s book at %s was not applied", symbol, at)
+        finally:
+            close_old_connections()
+        sent += 1
+    return sent
+
+
+def _keyed(
+    symbol: str, snapshots: Iterator[BookSnapshot]
+) -> Iterator[tuple[datetime, str, BookSnapshot]]:
+    for snapshot in snapshots:
+        yield snapshot.at, symbol, snapshot
+
+
+def market_feed_start(*, seed: int = 20261121) -> threading.Event:
+    """Run the feed in a daemon thread of this process; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=market_feed_run, kwargs={"stop": stop, "seed": seed}, name="market-feed",
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
+    logger.info("market feed: simulated books for the paper exchange, one a second")
+    return stop

@@ -42,7 +42,7 @@ from execution.domain.quality import (
 )
 from execution.domain.risk import AccountRisk
 from execution.domain.values import ZERO, Liquidity, Side, exact, plain
-from execution.marketdata import pgcopy
+from execution.marketdata import pgbinary
 from execution.marketdata.base import Floats, Times
 from execution.models import (
     Account,
@@ -790,8 +790,9 @@ def breaker_events_for_owner(owner_id: int) -> QuerySet[ExecutionEvent]:
 
 
 # --- Market data history ----------------------------------------------------------------------
-# Windows load as numpy columns. On PostgreSQL a candle window travels as one binary COPY
-# parsed by numpy in place (measured in bench/bench_marketdata.py).
+# Windows load as numpy columns. On PostgreSQL a candle window travels as one bytea that the
+# server packs and numpy reads in place (execution.marketdata.pgbinary; measured in
+# bench/bench_marketdata.py).
 
 
 @dataclass(frozen=True, slots=True)
@@ -836,24 +837,25 @@ def _utc(moment: datetime) -> datetime:
 
 
 _CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
-_CANDLE_ROW = pgcopy.row_type("open_time", _CANDLE_COLUMNS)
 
 
 def candle_window(*, symbol: str, interval: str, start: datetime, end: datetime) -> CandleWindow:
     """The candles of ``symbol`` and ``interval`` opening in [start, end), oldest first."""
     start, end = _utc(start), _utc(end)
     if connection.vendor == "postgresql":
-        query = (
-            f"COPY (SELECT c.open_time, c.{', c.'.join(_CANDLE_COLUMNS)} "
-            f"FROM {Candle._meta.db_table} c JOIN {Instrument._meta.db_table} i "
-            "ON i.id = c.instrument_id WHERE i.symbol = %s AND c.interval = %s "
-            "AND c.open_time >= %s AND c.open_time < %s ORDER BY c.open_time) "
-            "TO STDOUT (FORMAT BINARY)"
+        packed = pgbinary.packed_rows_sql(
+            "c.open_time", tuple(f"c.{name}" for name in _CANDLE_COLUMNS), order_by="c.open_time"
         )
-        params = [symbol, interval, start, end]
-        with connection.cursor() as cursor, cursor.cursor.copy(query, params) as copy:
-            data = b"".join(copy)
-        times, floats = pgcopy.decode(data, _CANDLE_ROW)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {packed} FROM {Candle._meta.db_table} c "
+                f"JOIN {Instrument._meta.db_table} i ON i.id = c.instrument_id "
+                "WHERE i.symbol = %s AND c.interval = %s "
+                "AND c.open_time >= %s AND c.open_time < %s",
+                [symbol, interval, start, end],
+            )
+            (data,) = cursor.fetchone() or (None,)
+        times, floats = pgbinary.unpack_rows(data, _CANDLE_COLUMNS)
         return CandleWindow(open_time=times, **floats)
     values = list(
         Candle.objects.filter(

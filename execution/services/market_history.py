@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from django.db import connection, transaction
 
-from execution.marketdata import pgcopy
+from execution.marketdata import pgbinary
 from execution.marketdata.base import (
     BookBatch,
     CandleBatch,
@@ -34,7 +34,6 @@ from execution.marketdata.sources import AnyLoader
 from execution.models import BookSnapshot, Candle, Instrument, MarketTrade
 
 _CANDLE_FLOATS = ("open", "high", "low", "close", "volume")
-_CANDLE_ROW = pgcopy.row_type("open_time", _CANDLE_FLOATS)
 _IN_QUERY_CHUNK = 500  # trade ids per IN (...) lookup on SQLite
 
 
@@ -158,7 +157,7 @@ def _candles_copy(instrument_id: int, batch: CandleBatch) -> int:
         statement = f"COPY market_candle_in ({columns}) FROM STDIN (FORMAT BINARY)"
         floats = {name: getattr(batch, name) for name in _CANDLE_FLOATS}
         with cursor.cursor.copy(statement) as copy:
-            copy.write(pgcopy.encode(batch.open_time, floats, _CANDLE_ROW))
+            copy.write(pgbinary.copy_rows(batch.open_time, floats))
         cursor.execute(
             f"INSERT INTO {table} (instrument_id, interval, {columns}) "
             f"SELECT %s, %s, {columns} FROM market_candle_in "

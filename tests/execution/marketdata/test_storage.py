@@ -119,7 +119,7 @@ def test_overlapping_imports_add_only_the_new_bars(db):
 
 
 @pytest.mark.postgres
-def test_postgresql_imports_through_copy_and_loads_windows_through_copy(db):
+def test_postgresql_imports_through_copy_and_loads_packed_windows(db):
     assert connection.vendor == "postgresql"
     summary = market_history_import(loader=Bars(20_000))
     assert summary.added == 20_000

@@ -12,7 +12,7 @@ from mlmodels.features.spec import BOOK, TRADES, FeatureGroup, FeatureSpec
 
 
 class CompositeFeatures:
-    """Scores from other features' values (so no state of their own)."""
+    """Scores from other features' values: no state of their own."""
 
     bundles: ClassVar[frozenset[InputBundle]] = frozenset({InputBundle.TRADES, InputBundle.BOOK})
 
@@ -50,10 +50,8 @@ class CompositeFeatures:
             f"vpin_{c.vpin_window}",
         )
 
-    def __init__(self, config: FeatureConfig) -> None:
-        self._config = config
-
-    def extend(self, values: Sequence[FloatArray]) -> list[FloatArray]:
+    @staticmethod
+    def extend(values: Sequence[FloatArray]) -> list[FloatArray]:
         """Scores from the columns named by ``reads``, in that order."""
         flow, depth, ofi, resilience, stability, toxicity = values
         return [
@@ -61,7 +59,9 @@ class CompositeFeatures:
             (resilience + (1.0 - stability) + (1.0 - toxicity)) / 3.0,
         ]
 
-    def push(self, values: Sequence[float]) -> list[float]:
+    @staticmethod
+    def push(values: Sequence[float]) -> list[float]:
+        """``extend`` of one row."""
         flow, depth, ofi, resilience, stability, toxicity = values
         return [
             (flow + depth + ofi) / 3.0,

@@ -167,9 +167,8 @@ class FeatureState:
                 self._families.append(family(config))
                 self._positions.append([position[spec.name] for spec in family.specs(config)])
         computed = [p for positions in self._positions for p in positions]
-        self._composite: CompositeFeatures | None = None
-        if CompositeFeatures.bundles <= self.bundles:
-            self._composite = CompositeFeatures(config)
+        self._composite = CompositeFeatures.bundles <= self.bundles
+        if self._composite:
             reads = [position[name] for name in CompositeFeatures.reads(config)]
             self._composite_reads = reads  # matrix columns, and offsets in a live row:
             self._composite_offsets = [computed.index(p) for p in reads]
@@ -188,6 +187,7 @@ class FeatureState:
         self.rows = 0  # rows seen so far
         self._last_time: int | None = None
         self._book_levels: int | None = None
+        self._missing = np.flatnonzero(~present)
         missing = [spec for spec, ok in zip(self.specs, present, strict=True) if not ok]
         if missing:
             absent = sorted({b.value for spec in missing for b in spec.bundles - self.bundles})
@@ -231,7 +231,10 @@ class FeatureState:
                 f"the inputs lack {', '.join(sorted(missing))}, which this state computes from"
             )
         rows, first = len(inputs), self.rows
-        values = np.zeros((rows, len(self.specs)), order="F")
+        # Every column is written below; np.empty spares a pass of zeroing 8 bytes x rows x
+        # features (a tenth of the time at a million rows).
+        values = np.empty((rows, len(self.specs)), order="F")
+        values[:, self._missing] = 0.0
         if rows == 0:
             return FeatureMatrix(self.specs, values, first)
         book_levels = None if inputs.book is None else inputs.book.levels
@@ -251,10 +254,10 @@ class FeatureState:
         else:
             for index in range(len(self._families)):
                 run(index)
-        if self._composite is not None:
+        if self._composite:
             for a, b in chunks:
                 parts = [values[a:b, p] for p in self._composite_reads]
-                columns = self._composite.extend(parts)
+                columns = CompositeFeatures.extend(parts)
                 for position, column in zip(self._composite_positions, columns, strict=True):
                     values[a:b, position] = column
         for column_index in np.flatnonzero(self._warm_up > first):
@@ -273,8 +276,8 @@ class FeatureState:
         live: list[float] = []
         for family in self._families:
             live += family.push(row)
-        if self._composite is not None:
-            live += self._composite.push([live[offset] for offset in self._composite_offsets])
+        if self._composite:
+            live += CompositeFeatures.push([live[offset] for offset in self._composite_offsets])
         vector = np.zeros(len(self.specs))
         vector[self._computed] = live
         if self.rows < self._longest_warm_up:

@@ -116,6 +116,28 @@ class FeatureConfig:
         }
 
     @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """A JSON schema of the settings: each one's type, meaning, default and bounds."""
+        properties: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            entry: dict[str, Any]
+            if isinstance(f.default, tuple):
+                item = {"type": "integer", "minimum": meta["minimum"]}
+                entry = {"type": "array", "items": item, "minItems": 1, "uniqueItems": True}
+            elif isinstance(f.default, int):
+                entry = {"type": "integer", "minimum": meta["minimum"]}
+            else:
+                entry = {"type": "number"}
+                entry.update({b: meta[b] for b in ("minimum", "maximum") if meta[b] is not None})
+                if meta["positive"]:
+                    entry["exclusiveMinimum"] = 0
+            entry["description"] = meta["doc"]
+            entry["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+            properties[f.name] = entry
+        return {"type": "object", "additionalProperties": False, "properties": properties}
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> FeatureConfig:
         """Build from plain values; missing keys take their defaults."""
         names = [f.name for f in dataclasses.fields(cls)]

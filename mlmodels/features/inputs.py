@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
@@ -315,7 +315,7 @@ class FeatureRow:
     close: float
     volume: float | None = None
     trades: TradeFlow | None = None
-    book: BookSnapshot | None = field(default=None)
+    book: BookSnapshot | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.time, int):

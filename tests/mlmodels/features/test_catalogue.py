@@ -119,3 +119,14 @@ def test_config_round_trips_through_plain_values():
     config = FeatureConfig(return_lags=(1, 3), pressure_decay_bps=5)
     assert FeatureConfig.from_dict(config.to_dict()) == config
     assert config.to_dict()["return_lags"] == [1, 3]
+
+
+def test_config_schema_describes_every_setting_with_its_default():
+    schema = FeatureConfig.schema()
+    defaults = FeatureConfig().to_dict()
+    assert set(schema["properties"]) == set(defaults)
+    for name, entry in schema["properties"].items():
+        assert entry["default"] == defaults[name]
+        assert entry["description"]
+    assert schema["properties"]["return_lags"]["items"]["minimum"] == 1
+    assert schema["properties"]["bollinger_width"]["exclusiveMinimum"] == 0

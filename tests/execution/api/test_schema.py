@@ -18,6 +18,8 @@ from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
+from execution.services.algos import parent_order_place
+from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
 from tests.execution.api.conftest import place_filled
 
@@ -64,12 +66,18 @@ def wsgi_app():
 
 
 def test_no_generated_request_gets_a_server_error(wsgi_app, user, account, btc, settings_):
-    # Something to find: an open order, a filled one, a position and a fill.
+    # Something to find: an open order, a filled one, a position and a fill, and a parent
+    # order with its arrival book, so execution quality has something to measure.
     order_place(
         account_id=account.pk, symbol="BTC-USDT", side="buy", order_type="limit",
         quantity="0.1", price="19990", submit=False,
     )  # fmt: skip
     place_filled(account, side="buy", quantity="0.2", price="20000", trade="t1")
+    paper_book_update(symbol="BTC-USDT", bids=[(D("19999.9"), D(2))], asks=[(D("20000.1"), D(2))])
+    parent_order_place(
+        account_id=account.pk, symbol="BTC-USDT", side="buy", quantity="0.1",
+        algorithm="limit", params={"timeout": 60, "price": "19990"}, strategy_id=3,
+    )  # fmt: skip
     headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     operations = [result.ok() for result in schema.get_all_operations()]

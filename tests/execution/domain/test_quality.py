@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from execution.domain.errors import DomainError
 from execution.domain.quality import (
+    ArrivalBook,
     BookLevels,
     QualityFill,
     execution_quality,
@@ -75,6 +76,7 @@ def test_the_market_order_baseline_walks_the_book_at_arrival():
     # 0.13 above the mid, plus 0.1% of 100.13 in taker fees
     assert baseline.fees == D("0.10013") and baseline.cost == D("0.23013")
     assert baseline.cost_bps == D("23.0130")
+    assert baseline.slippage_bps == D(13)  # the price alone, without the fees
     # The algorithm's 30 bps (the unfilled rest missed a rising market) lose to 23.013 bps.
     assert quality.improvement_bps == D("-6.9870")
 
@@ -101,6 +103,24 @@ def test_a_filled_sell_beats_a_market_order_through_a_thin_top():
     assert quality.improvement_bps == D(5)
 
 
+def test_the_arrival_book_as_stored_round_trips_and_keeps_the_best_levels():
+    book = BookLevels(
+        bids=tuple((D(99) - D(n) / 100, D(1)) for n in range(60)),
+        asks=((D("100.05"), D("0.5")), (D("1E+3"), D(2))),
+    )
+    assert book.mid == D("99.525")
+    top = book.top(50)
+    assert len(top.bids) == 50 and top.bids[0] == book.bids[0] and top.asks == book.asks
+
+    stored = ArrivalBook(at=T0, book=top).to_dict()
+
+    assert stored["at"] == "2024-03-01T12:00:00+00:00"
+    assert stored["asks"] == [["100.05", "0.5"], ["1000", "2"]]  # strings, no exponent
+    assert stored["bids"][:2] == [["99", "1"], ["98.99", "1"]]
+    assert ArrivalBook.from_dict(stored) == ArrivalBook(at=T0, book=top)
+    assert BookLevels(bids=(), asks=top.asks).mid is None
+
+
 def test_a_book_too_thin_for_the_quantity_gives_no_baseline_price():
     baseline = market_baseline(
         side=Side.SELL,
@@ -110,6 +130,7 @@ def test_a_book_too_thin_for_the_quantity_gives_no_baseline_price():
     )
     assert (baseline.filled_quantity, baseline.average_price) == (D("1.5"), D("49.95"))
     assert not baseline.complete and baseline.cost is None and baseline.cost_bps is None
+    assert baseline.slippage_bps is None
 
 
 def test_without_fills_or_a_final_mid():
@@ -219,9 +240,51 @@ def test_summaries_per_algorithm_with_means_medians_and_weights():
     assert twap.weighted_improvement_bps == D(-5)
     # The unfilled parent has no final mid: its shortfall is unknown and left out.
     assert twap.mean_shortfall_bps == D(30)
+    # Money: 6 parents' worth of 100 at arrival, 5 of them filled; no fees here.
+    assert twap.arrival_notional == D(600) and twap.fill_rate == D("0.833333333333333333")
+    assert twap.fees == 0 and twap.fees_bps == 0
+    # The two compared parents: the baseline costs 20 bps on 400, they gained -5 bps: 25%
+    # more than the baseline cost (-2000 / 8000).
+    assert twap.baseline_cost_bps == twap.baseline_slippage_bps == D(20)
+    assert twap.improvement_pct == D(-25)
+    assert twap.median_signal_to_first_fill is None and twap.mean_signal_to_complete is None
     market = summary["market"]
     assert (market.count, market.median_slippage_bps, market.mean_improvement_bps) == (
         1,
         D(10),
         None,
     )
+    assert market.baseline_cost_bps is None and market.improvement_pct is None
+
+
+def test_summaries_of_times_fees_and_an_improvement_in_percent():
+    thin_top = BookLevels(bids=((D("49.95"), D(1)), (D("49.80"), D(5))), asks=())
+
+    def sell(*fills, quantity="2"):
+        return execution_quality(
+            side=Side.SELL, quantity=D(quantity), arrival_mid=D(50), fills=list(fills),
+            signal_at=at(0), book=thin_top,
+        )  # fmt: skip
+
+    group = [
+        # complete after 30 s: 20 bps of slippage against a baseline of 25, so 5 better
+        sell(fill("1.5", "49.9", "0.05", seconds=10), fill("0.5", "49.9", "0.05", seconds=30)),
+        # first fill after 20 s, never complete (no final mid: shortfall unknown)
+        sell(fill("1", "49.9", "0.1", seconds=20)),
+        # complete after 50 s, at the mid: 25 better than the baseline
+        sell(fill("1", "50", seconds=40), fill("1", "50", seconds=50)),
+    ]
+
+    [summary] = summarize_quality(("twap", q) for q in group).values()
+
+    assert summary.median_signal_to_first_fill == timedelta(seconds=20)
+    assert summary.mean_signal_to_first_fill == timedelta(seconds=70) / 3
+    assert summary.median_signal_to_complete == timedelta(seconds=40)
+    assert summary.mean_signal_to_complete == timedelta(seconds=40)
+    # 0.2 of fees on 249.7 executed
+    assert summary.fees == D("0.2") and summary.fees_bps == D("8.0096")
+    # Compared: the first and the third, each 100 at arrival. The first's shortfall is 20 bps
+    # of slippage and 10 of fees: 30 against the baseline's 25; the third's 0 against 25.
+    assert summary.baseline_count == 2 and summary.baseline_cost_bps == D(25)
+    assert summary.weighted_improvement_bps == D(10)  # (-5 + 25) / 2
+    assert summary.improvement_pct == D(40)  # 20 / 50

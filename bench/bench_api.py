@@ -8,7 +8,8 @@ port is free and known), against a throwaway test database on the database DATAB
 POST /api/v1/auth/token/, one paper account with 10^9 USDT, POSITIONS instruments with a
 position in each. The server runs the test settings: DEBUG off, API throttles off (the default
 100/s per user would answer 429), Celery tasks eager, so each POST saves, risk-checks and sends
-its order to the paper venue inside the request; and CONN_MAX_AGE 0 (see _SERVER for why).
+its order to the paper venue inside the request; PostgreSQL connections come from the
+project's pool (settings: CONN_MAX_AGE under ASGI left one connection per request thread).
 Daphne has no worker processes of its own, and a paper venue lives in one process, so this is
 one server process. Orders are limit buys 3% below the mark, each with its own client order
 id; the server's paper book is empty, so they rest, and the open orders add up over the run.
@@ -98,7 +99,6 @@ def _server_env() -> dict[str, str]:
         "API_THROTTLE_USER": "off",
         "API_THROTTLE_ANON": "off",
         "LOG_LEVEL": "WARNING",
-        "BENCH_API_CONN_MAX_AGE": os.environ.get("BENCH_API_CONN_MAX_AGE", "0"),
     }
     name = str(connection.settings_dict["NAME"])
     if connection.vendor == "postgresql":
@@ -119,17 +119,8 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-# Daphne's command line, after one change to the settings: CONN_MAX_AGE. Under ASGI each
-# request's synchronous code runs in a thread of its own, so a persistent connection
-# (tradingsite/settings/base.py asks for 60 s) is left behind by every request until garbage
-# collection closes it: 2 clients and 450 requests held 31 PostgreSQL connections, and 16
-# clients ran PostgreSQL out of connections (max_connections 100). BENCH_API_CONN_MAX_AGE=
-# settings keeps the project's value, to see that happen.
+# Daphne's command line with the project's settings as they are.
 _SERVER = """
-import os
-from tradingsite.settings import test
-if os.environ["BENCH_API_CONN_MAX_AGE"] != "settings":
-    test.DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ["BENCH_API_CONN_MAX_AGE"])
 from daphne.cli import CommandLineInterface
 CommandLineInterface.entrypoint()
 """
@@ -256,10 +247,7 @@ def measure(
         raise RuntimeError(f"only {resting} of the {created} orders placed are resting")
 
     health, positions, orders = results["healthz"], results["positions"], results["orders"]
-    setting = (
-        f"{connections} connections, {seconds:g} s, 1 daphne process, "
-        f"CONN_MAX_AGE {env['BENCH_API_CONN_MAX_AGE']} ({vendor})"
-    )
+    setting = f"{connections} connections, {seconds:g} s, 1 daphne process ({vendor})"
 
     turns = ", ".join(f"{rate:.0f}" for rate in order_rates)
 

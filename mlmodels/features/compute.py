@@ -39,7 +39,10 @@ from mlmodels.features.technical import PriceFeatures, VolumeFeatures
 
 # Bump when a formula changes: a model trained on the old values must not be fed the new ones.
 DEFINITIONS_VERSION = 1
-CHUNK_ROWS = 65_536  # rows per vectorised step: a column of a chunk (512 KiB) stays in cache
+# Rows per vectorised step: a chunk's column (256 KiB) stays in cache, and its temporaries are
+# reused by the allocator rather than mapped and faulted in afresh (with 64 Ki rows, two threads
+# page-faulted ten times as often and spent a third more CPU).
+CHUNK_ROWS = 32_768
 PARALLEL_ROWS = 200_000  # below this, threads cost more than they save
 
 

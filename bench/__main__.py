@@ -12,7 +12,14 @@ import time
 
 from bench.common import Result
 
-MODULES = ["bench.bench_matching", "bench.bench_fills", "bench.bench_signal", "bench.bench_api"]
+MODULES = [
+    "bench.bench_matching",
+    "bench.bench_fills",
+    "bench.bench_signal",
+    "bench.bench_api",
+    "bench.bench_marketdata",
+    "bench.bench_features",
+]
 
 
 def _figure(value: float) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, DecimalField, F, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from execution.domain import algos, breakers
@@ -41,7 +42,15 @@ from execution.domain.quality import (
     summarize_quality,
 )
 from execution.domain.risk import AccountRisk
-from execution.domain.values import ZERO, Liquidity, Side, exact, plain
+from execution.domain.values import (
+    DECIMAL_PLACES,
+    MAX_DIGITS,
+    ZERO,
+    Liquidity,
+    Side,
+    exact,
+    plain,
+)
 from execution.marketdata import pgbinary
 from execution.marketdata.base import Floats, Times
 from execution.models import (
@@ -95,21 +104,24 @@ def account_valuation(account: Account) -> AccountValuation:
     totals = Position.objects.filter(account=account).aggregate(
         realized=Sum("realized_pnl"), unrealized=Sum("unrealized_pnl"), margin=Sum("margin")
     )
-    reserved = ZERO
-    open_orders = Order.objects.filter(
+    # Summed in the database (exact numeric on PostgreSQL): an account with thousands of
+    # resting orders must not load them all inside order_place's account lock.
+    reference = Coalesce("price", "stop_price", "instrument__mark_price", Value(ZERO))
+    reserved = Order.objects.filter(
         account=account, status__in=OPEN_STATUSES, reduce_only=False
-    ).values_list("quantity", "filled_quantity", "price", "stop_price", "instrument__mark_price")
-    with exact():
-        for quantity, filled, price, stop_price, mark in open_orders:
-            reference = price or stop_price or mark or ZERO
-            reserved += (quantity - filled) * reference
+    ).aggregate(
+        reserved=Sum(
+            (F("quantity") - F("filled_quantity")) * reference,
+            output_field=DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES),
+        )
+    )["reserved"]
     return AccountValuation(
         currency=account.base_currency,
         deposited=deposited,
         realized_pnl=totals["realized"] or ZERO,
         unrealized_pnl=totals["unrealized"] or ZERO,
         margin_in_use=totals["margin"] or ZERO,
-        reserved_by_orders=reserved,
+        reserved_by_orders=ZERO if reserved is None else plain(reserved),
     )
 
 

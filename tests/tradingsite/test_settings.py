@@ -82,8 +82,21 @@ def test_database_url_selects_postgresql_with_server_side_binding():
     s = settings_for(DATABASE_URL="postgres://trader:pw@db.internal:5433/trading")
     assert s["engine"] == "django.db.backends.postgresql"
     assert (s["name"], s["host"]) == ("trading", "db.internal")
-    assert s["options"] == {"server_side_binding": True, "prepare_threshold": 5}
-    assert s["conn_max_age"] == 60
+    assert s["options"] == {
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        "pool": {"min_size": 1, "max_size": 20, "timeout": 10},
+    }
+    assert s["conn_max_age"] == 0  # the pool, not persistent connections (they leak under ASGI)
+
+
+def test_the_pool_size_and_prepared_statements_are_settings():
+    s = settings_for(
+        DATABASE_URL="postgres://db.internal/trading",
+        DATABASE_POOL_SIZE="50",
+        DATABASE_PREPARE_THRESHOLD="",
+    )
+    assert s["options"]["pool"]["max_size"] == 50 and s["options"]["prepare_threshold"] is None
 
 
 def test_redis_url_selects_the_redis_pubsub_layer_and_broker():

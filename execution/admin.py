@@ -27,7 +27,7 @@ from execution.models import (
     ParentOrder,
     Position,
 )
-from execution.selectors import account_valuation, instrument_halted
+from execution.selectors import account_valuation, instrument_halted, stored_candle_history
 from execution.services.algos import parent_order_cancel
 from execution.services.breakers import account_kill_switch_set
 from execution.services.live import (
@@ -76,7 +76,18 @@ class InstrumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     )
     list_filter = ("is_active", "quote_currency")
     search_fields = ("symbol", "base_currency", "quote_currency")
-    readonly_fields = ("mark_price", "marked_at")
+    readonly_fields = ("mark_price", "marked_at", "candle_history")
+
+    @admin.display(description="stored candles")
+    def candle_history(self, instrument: Instrument) -> str:
+        # Candles have a composite key, which the admin cannot list: a summary stands in.
+        stored = [h for h in stored_candle_history() if h.symbol == instrument.symbol]
+        if not stored:
+            return "none (manage.py marketdata_import)"
+        return "; ".join(
+            f"{h.interval}: {h.candles:,} from {h.first:%Y-%m-%d %H:%M} to {h.last:%Y-%m-%d %H:%M}"
+            for h in stored
+        )
 
 
 class BalanceInline(ReadOnlyInline):

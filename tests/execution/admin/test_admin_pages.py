@@ -193,3 +193,23 @@ def test_instrument_halts_are_listed(staff_client, btc):
     assert response.status_code == 200
     assert "BTC-USDT" in response.text and "0.93" in response.text
     assert 'alt="True"' in response.text  # unstable for 90 s: halted now, though not written yet
+
+
+def test_an_instruments_page_summarizes_its_stored_candles(staff_client, tmp_path):
+    from decimal import Decimal
+
+    from execution.domain.values import InstrumentSpec
+    from execution.marketdata.files import CsvCandles
+    from execution.services.market_history import market_history_import
+
+    path = tmp_path / "abc.csv"
+    rows = [f"2024-01-01 {h:02d}:00,100,101,99,100.5,{h}" for h in range(24)]
+    path.write_text("Time,Open,High,Low,Close,Volume\n" + "\n".join(rows) + "\n")
+    grid = InstrumentSpec(symbol="ABC-USD", base="ABC", quote="USD", tick_size=Decimal("0.01"),
+                          lot_size=Decimal(1), min_quantity=Decimal(1))  # fmt: skip
+    market_history_import(loader=CsvCandles(path=path, symbol="ABC-USD", interval="1h",
+                                            instrument=grid))  # fmt: skip
+    instrument = Instrument.objects.get(symbol="ABC-USD")
+    response = staff_client.get(url(Instrument, "change", instrument.pk))
+    assert response.status_code == 200
+    assert "1h: 24 from 2024-01-01 00:00 to 2024-01-01 23:00" in response.text

@@ -34,7 +34,7 @@ from execution.services.venues import Book, paper_book
 # the parent due again; this bounds the follow-up steps of one call.
 MAX_ROUNDS = 20
 # Levels of each side kept as the parent's arrival book, for the market-order baseline of its
-# execution quality: deep enough for any parent the paper books can fill, and a bounded row.
+# execution quality: a bounded row. A parent larger than these levels hold has no baseline.
 ARRIVAL_BOOK_LEVELS = 50
 
 

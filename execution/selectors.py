@@ -582,8 +582,9 @@ def execution_quality_report_for_owner(
         parents = parents.filter(created_at__lt=_day_start(end_date + timedelta(days=1)))
     rows = list(parents.order_by("created_at", "pk"))
     fills: dict[str, list[tuple[Any, ...]]] = {}
+    # A subquery, not a list of ids: a long list would pass SQLite's limit on parameters.
     for parent_id, *columns in Fill.objects.filter(
-        order__parent__in=[p.pk for p in rows]
+        order__parent__in=parents.values("pk")
     ).values_list("order__parent_id", *_QUALITY_FILL_COLUMNS):
         fills.setdefault(parent_id, []).append(tuple(columns))
     measured = [

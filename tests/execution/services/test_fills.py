@@ -170,6 +170,9 @@ def test_fifty_threads_on_one_position_end_exact_without_deadlock():
                     price=D("20000.1") + k,
                     fee="0.01",
                 )
+                # Each fill is its own unit of work, as in a task or a request: its
+                # connection goes back to the pool (fewer connections than threads).
+                connections.close_all()
         except BaseException as error:  # surfaced below
             errors.append(error)
         finally:

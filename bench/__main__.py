@@ -19,6 +19,7 @@ MODULES = [
     "bench.bench_api",
     "bench.bench_marketdata",
     "bench.bench_features",
+    "bench.bench_ml",
 ]
 
 

@@ -38,6 +38,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()] if raw else default
 
 
+def env_int(name: str, default: int, *, minimum: int) -> int:
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={value}: must be at least {minimum}")
+    return value
+
+
 def env_json(name: str, default: dict[str, object]) -> dict[str, object]:
     raw = env_str(name)
     if not raw:
@@ -269,6 +282,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderSideEnum": "execution.api.serializers.ORDER_SIDES",
         "PositionSideEnum": "execution.api.serializers.POSITION_SIDES",
+        "ModelVersionStatusEnum": "mlmodels.api.serializers.MODEL_STATUSES",
+        "TrainingRunStatusEnum": "mlmodels.api.serializers.TRAINING_STATUSES",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -303,3 +318,9 @@ if MARKET_FEED not in {"off", "simulated"}:
 # start-up.
 EXECUTION_URGENCY = env_json("EXECUTION_URGENCY", {})
 EXECUTION_BREAKERS = env_json("EXECUTION_BREAKERS", {})
+
+# --- models ------------------------------------------------------------------------------------
+# A model version is expired (GET /api/v1/ml/models/{id}/drift/) once its training data ended
+# more than this many days ago; drift compares its training window with this many recent bars.
+ML_MODEL_MAX_AGE_DAYS = env_int("ML_MODEL_MAX_AGE_DAYS", 30, minimum=1)
+ML_DRIFT_RECENT_BARS = env_int("ML_DRIFT_RECENT_BARS", 500, minimum=50)

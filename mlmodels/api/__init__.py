@@ -1,0 +1,1 @@
+"""The REST API of the model registry, under /api/v1/ml/."""

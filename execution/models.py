@@ -391,7 +391,10 @@ class AccountDay(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="days")
     day = models.DateField()
-    start_equity = amount_field()
+    start_equity = amount_field()  # at the day's opening, before the day's deposits
+    # Deposits less withdrawals since the opening: cash moved in or out is neither a gain nor
+    # a loss, so the daily loss limit measures from start_equity + deposits.
+    deposits = amount_field(default=Decimal(0))
     loss_limit_breached_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -402,6 +405,12 @@ class AccountDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day}"
+
+    @property
+    def loss_baseline(self) -> Decimal:
+        """The equity today's P&L is measured from: the opening plus today's net deposits."""
+        baseline: Decimal = self.start_equity + self.deposits
+        return baseline
 
 
 class AccountBreakers(models.Model):

@@ -149,7 +149,7 @@ def account_risk(
     return AccountRisk(
         equity=valuation.equity,
         available_balance=valuation.available,
-        start_of_day_equity=day.start_equity,
+        start_of_day_equity=day.loss_baseline,
         loss_limit_breached=day.loss_limit_breached_at is not None,
         position_quantity=position_quantity,
         mid_price=None if instrument.mark_price is None else plain(instrument.mark_price),

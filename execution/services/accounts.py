@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from execution.domain.errors import DomainError
@@ -75,6 +76,9 @@ def funds_deposit(*, account_id: int, amount: object, actor: str = "system") -> 
         raise DomainError(
             f"cannot withdraw {-value} {account.base_currency}: only {available} is available"
         )
+    # The day opens before the cash moves, so its opening equity is the equity before it.
+    day = account_day_open(account=account)
+    AccountDay.objects.filter(pk=day.pk).update(deposits=F("deposits") + value)
     balance, _ = Balance.objects.select_for_update().get_or_create(
         account=account, currency=account.base_currency
     )
@@ -133,7 +137,13 @@ def account_loss_limit_breach(*, day: AccountDay, equity: Decimal, actor: str) -
             kind=EventKind.DAILY_LOSS_LIMIT_BREACHED,
             actor=actor,
             account=day.account,
-            message=f"daily loss limit breached: equity {equity} against {day.start_equity} at "
-            "the start of the day; new risk is blocked until the next UTC day",
-            data={"equity": equity, "start_equity": day.start_equity, "day": day.day},
+            message=f"daily loss limit breached: equity {equity} against {day.loss_baseline} at "
+            "the start of the day (with today's deposits); new risk is blocked until the next "
+            "UTC day",
+            data={
+                "equity": equity,
+                "start_equity": day.start_equity,
+                "deposits": day.deposits,
+                "day": day.day,
+            },
         )

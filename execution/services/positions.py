@@ -68,7 +68,7 @@ def _check_daily_loss(account: Account, *, actor: str) -> None:
         return
     equity = account_valuation(account).equity
     if daily_loss_breached(
-        limit=account.daily_loss_limit, start_equity=day.start_equity, equity=equity
+        limit=account.daily_loss_limit, start_equity=day.loss_baseline, equity=equity
     ):
         account_loss_limit_breach(day=day, equity=equity, actor=actor)
 

@@ -108,7 +108,7 @@ def signal_execute(
     with transaction.atomic():
         state = account_breakers_locked(account)
         step = breakers.check_daily_loss(
-            state, limit=account.daily_loss_limit, start_equity=day.start_equity,
+            state, limit=account.daily_loss_limit, start_equity=day.loss_baseline,
             equity=equity, now=now,
         )  # fmt: skip
         state, events = step.state, list(step.events)

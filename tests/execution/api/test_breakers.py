@@ -1,32 +1,15 @@
 """Circuit breakers through the API: state, transitions and the kill switch, each user's own."""
 
 from datetime import timedelta
-from decimal import Decimal as D
 
 import pytest
 from django.utils import timezone
 
 from execution.models import AccountBreakers, EventKind, ExecutionEvent
-from execution.services.marketdata import paper_book_update
 from tests.execution.api.conftest import BASE, order_body, row_counts
+from tests.factories import btc_book, btc_unstable_spread
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def book(at, spread_ticks=2):
-    half = D(spread_ticks) / 20
-    bid, ask = D(20000) - half, D(20000) + half
-    paper_book_update(
-        symbol="BTC-USDT",
-        bids=[(bid - D(n) / 10, D(2)) for n in range(10)],
-        asks=[(ask + D(n) / 10, D(2)) for n in range(10)],
-        at=at,
-    )
-
-
-def unstable_feed(start, seconds=96):
-    for n in range(seconds):
-        book(start + timedelta(seconds=n), spread_ticks=5000 if n == 21 else 2)
 
 
 def kill(api, account, on, reason="risk review"):
@@ -36,7 +19,7 @@ def kill(api, account, on, reason="risk review"):
 
 
 def test_breakers_show_a_market_wide_halt_and_the_halt_refuses_api_orders(api, account, btc):
-    unstable_feed(timezone.now() - timedelta(seconds=200))
+    btc_unstable_spread(timezone.now() - timedelta(seconds=200))
     data = api.get(BASE + "breakers/").json()
     (instrument,) = data["instruments"]
     assert instrument["symbol"] == "BTC-USDT" and instrument["halted"] is True
@@ -58,7 +41,7 @@ def test_breakers_show_a_market_wide_halt_and_the_halt_refuses_api_orders(api, a
 
 
 def test_the_kill_switch_through_the_api(api, account, btc):
-    book(timezone.now())
+    btc_book(timezone.now())
     response = kill(api, account, True, "news at 14:00")
     assert response.status_code == 200, response.content
     switch = response.json()["kill_switch"]
@@ -96,7 +79,7 @@ def test_bad_kill_switch_requests_are_refused_and_change_nothing(api, account, b
 def test_an_intruder_neither_sees_nor_switches_the_traders_breakers(
     api, account, btc, intruder_api
 ):
-    unstable_feed(timezone.now() - timedelta(seconds=200))
+    btc_unstable_spread(timezone.now() - timedelta(seconds=200))
     kill(api, account, True)
     before = row_counts()
 

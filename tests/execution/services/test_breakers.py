@@ -11,11 +11,16 @@ from execution.domain.errors import DomainError, OrderRefused
 from execution.domain.urgency import UrgencyLevel
 from execution.models import EventKind, ExecutionEvent, InstrumentBreaker, Order
 from execution.services.breakers import account_kill_switch_set, instrument_halts_advance
-from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
 from execution.services.signal_execution import signal_execute
 from execution.services.venues import paper_reset
-from tests.factories import make_account, make_instrument, make_user
+from tests.factories import (
+    btc_book,
+    btc_unstable_spread,
+    make_account,
+    make_instrument,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,23 +35,6 @@ def clean_market():
 @pytest.fixture
 def btc():
     return make_instrument("BTC-USDT", mark="20000", tick="0.1", lot="0.001", min_notional="5")
-
-
-def book(at, spread_ticks=2, depth=D(2)):
-    half = D(spread_ticks) / 20
-    bid, ask = D(20000) - half, D(20000) + half
-    paper_book_update(
-        symbol="BTC-USDT",
-        bids=[(bid - D(n) / 10, depth) for n in range(10)],
-        asks=[(ask + D(n) / 10, depth) for n in range(10)],
-        at=at,
-    )
-
-
-def unstable_minute(start, seconds=96):
-    """One wide spread among one-tick spreads keeps spread_stability_norm_100 above 0.8."""
-    for n in range(seconds):
-        book(start + timedelta(seconds=n), spread_ticks=5000 if n == 21 else 2)
 
 
 def breaker_kinds():
@@ -66,7 +54,7 @@ def test_market_data_alone_halts_the_instrument_for_every_account(btc):
     first = make_account(make_user("first"), deposit=D(1_000_000))
     second = make_account(make_user("second"), deposit=D(1_000_000))
     start = timezone.now() - timedelta(seconds=200)
-    unstable_minute(start)
+    btc_unstable_spread(start)
 
     row = InstrumentBreaker.objects.get(instrument=btc)
     assert row.halted_since is not None and row.stability is not None and row.stability > 0.8
@@ -82,10 +70,10 @@ def test_market_data_alone_halts_the_instrument_for_every_account(btc):
 def test_a_halt_lets_risk_reducing_orders_through_and_lifts_on_a_stable_spread(btc):
     account = make_account(make_user("trader"), deposit=D(1_000_000))
     start = timezone.now() - timedelta(seconds=300)
-    book(start)
+    btc_book(start)
     buy(account, "0.1")
     assert account.positions.get().quantity == D("0.1")
-    unstable_minute(start + timedelta(seconds=1))
+    btc_unstable_spread(start + timedelta(seconds=1))
 
     # Selling what is held takes risk off: it passes the halt; selling more would not.
     with pytest.raises(OrderRefused, match="halted"):
@@ -97,7 +85,7 @@ def test_a_halt_lets_risk_reducing_orders_through_and_lifts_on_a_stable_spread(b
 
     # The wide spread leaves the last 100 touches: stability falls, the halt lifts.
     for n in range(120):
-        book(start + timedelta(seconds=100 + n))
+        btc_book(start + timedelta(seconds=100 + n))
     assert breaker_kinds() == ["halt", "resume"]
     assert InstrumentBreaker.objects.get(instrument=btc).halted_since is None
     buy(account)
@@ -107,7 +95,7 @@ def test_a_quiet_feed_still_halts_and_the_beat_writes_it(btc):
     account = make_account(make_user("quiet"), deposit=D(1_000_000))
     start = timezone.now() - timedelta(seconds=90)
     for n in range(25):  # unstable from second 21 on, then the feed stops
-        book(start + timedelta(seconds=n), spread_ticks=5000 if n == 21 else 2)
+        btc_book(start + timedelta(seconds=n), spread_ticks=5000 if n == 21 else 2)
     row = InstrumentBreaker.objects.get(instrument=btc)
     assert row.unstable_since is not None and row.halted_since is None
     # More than 60 s since it turned unstable: orders are refused before anything is written.
@@ -122,7 +110,7 @@ def test_a_quiet_feed_still_halts_and_the_beat_writes_it(btc):
 
 def test_the_kill_switch_stops_new_risk_from_every_entry_point(btc):
     account = make_account(make_user("kill"), deposit=D(1_000_000))
-    book(timezone.now())
+    btc_book(timezone.now())
     buy(account, "0.1")
     account_kill_switch_set(account_id=account.pk, on=True, reason="operator stop")
     with pytest.raises(OrderRefused, match="kill switch is on"):
@@ -141,7 +129,7 @@ def test_urgency_overrides_are_granted_five_times_an_hour(btc):
     account = make_account(make_user("override"), deposit=D(10_000_000))
     start = timezone.now()
     for n in range(5):  # stable: a strong signal plans a passive maker order
-        book(start + timedelta(seconds=n))
+        btc_book(start + timedelta(seconds=n))
     now = start + timedelta(seconds=5)
     outcomes = []
     for n in range(6):

@@ -11,10 +11,9 @@ from execution.domain.errors import DomainError
 from execution.domain.urgency import UrgencyLevel
 from execution.models import EventKind, ExecutionEvent, ParentOrder
 from execution.services.breakers import account_kill_switch_set
-from execution.services.marketdata import paper_book_update
 from execution.services.signal_execution import signal_execute
 from execution.services.venues import paper_reset
-from tests.factories import make_account, make_instrument, make_user
+from tests.factories import btc_book, make_account, make_instrument, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: tasks run on commit
 
@@ -32,18 +31,6 @@ def account():
     return make_account(make_user("signals"), deposit=D(1_000_000))
 
 
-def book(at, spread_ticks=2, depth=D(2)):
-    """A book centred on 20000 with ``spread_ticks`` ticks between the touches."""
-    half = D(spread_ticks) / 20
-    bid, ask = D(20000) - half, D(20000) + half
-    paper_book_update(
-        symbol="BTC-USDT",
-        bids=[(bid - D(n) / 10, depth) for n in range(10)],
-        asks=[(ask + D(n) / 10, depth) for n in range(10)],
-        at=at,
-    )
-
-
 def signal(account, strength, side="buy", base="0.2", now=None):
     return signal_execute(account_id=account.pk, symbol="BTC-USDT", side=side,
                           strength=strength, base_quantity=base, now=now)  # fmt: skip
@@ -52,7 +39,7 @@ def signal(account, strength, side="buy", base="0.2", now=None):
 def test_a_strong_signal_on_a_stable_book_works_a_passive_order(account):
     start = timezone.now()
     for n in range(5):  # the same spread every second: perfectly stable
-        book(start + timedelta(seconds=n))
+        btc_book(start + timedelta(seconds=n))
     outcome = signal(account, 0.9, now=start + timedelta(seconds=4))
     assert outcome.urgency is UrgencyLevel.PASSIVE_MAKER
     assert outcome.quantity == D("0.18")  # base 0.2 x strength 0.9
@@ -64,7 +51,7 @@ def test_a_strong_signal_on_a_stable_book_works_a_passive_order(account):
 
 
 def test_a_weak_signal_is_skipped_with_its_reason(account):
-    book(timezone.now())
+    btc_book(timezone.now())
     outcome = signal(account, 0.1)
     assert outcome.parent_order is None and outcome.skipped
     assert ParentOrder.objects.count() == 0
@@ -76,7 +63,7 @@ def test_an_unstable_spread_for_a_minute_halts_the_instrument(account):
     # so spread_stability_norm_100 = cv / (1 + cv) stays above 0.8 the whole time.
     start = timezone.now()
     for n in range(96):
-        book(start + timedelta(seconds=n), spread_ticks=5000 if n == 21 else 1)
+        btc_book(start + timedelta(seconds=n), spread_ticks=5000 if n == 21 else 1)
         if n == 25:
             early = signal(account, 0.9, now=start + timedelta(seconds=n))
     assert early.refused == ()  # unstable, but not for 60 s yet
@@ -93,7 +80,7 @@ def test_the_kill_switch_refuses_new_risk_but_not_a_reduction(account):
 
     start = timezone.now()
     for n in range(3):
-        book(start + timedelta(seconds=n))
+        btc_book(start + timedelta(seconds=n))
     order_place(account_id=account.pk, symbol="BTC-USDT", side="buy", order_type="market",
                 quantity="0.1")  # fmt: skip
     assert account.positions.get().quantity == D("0.1")
@@ -128,7 +115,7 @@ def test_no_market_data_means_no_order(account):
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(account, kwargs, message):
-    book(timezone.now())
+    btc_book(timezone.now())
     before = {m.__name__: m.objects.count() for m in apps.get_app_config("execution").get_models()}
     args = {"account_id": account.pk, "symbol": "BTC-USDT", "side": "buy", "strength": 0.9,
             "base_quantity": "0.2"}  # fmt: skip

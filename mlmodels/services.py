@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -209,6 +209,7 @@ def model_version_register(
                     run = TrainingRun.objects.select_for_update().get(pk=run_id)
                     if run.model_version_id is not None:
                         return ModelVersion.objects.defer("artifact").get(pk=run.model_version_id)
+                _numbering_lock(request.name)
                 latest = ModelVersion.objects.filter(name=request.name).aggregate(
                     latest=Max("version")
                 )["latest"]
@@ -229,6 +230,16 @@ def model_version_register(
         f"could not number a new version of {request.name}: {_REGISTER_ATTEMPTS} concurrent "
         "trainings took each number first; try again"
     )
+
+
+def _numbering_lock(name: str) -> None:
+    """Number one new version of ``name`` at a time, to the end of the transaction. On
+    PostgreSQL an advisory lock per name; SQLite's writers already take turns (IMMEDIATE
+    transactions). The unique (name, version) constraint stays the guarantee; the retry above
+    only covers a database without either."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"model-version:{name}"])
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -6,7 +6,10 @@ A cross is strict, as in the usual definition (and the ``backtesting`` package's
 averages) is not a cross. Before the first cross the target is flat.
 
 Averages sum the window oldest first, one add at a time, in both paths: the vectorised and the
-incremental path then produce bit-identical floats, so their decisions agree exactly.
+incremental path then produce bit-identical floats, so their decisions agree exactly. They are
+then rounded to AVERAGE_DECIMALS places: on a price grid the two averages are often equal
+exactly (a tie, no cross), and float summation noise of one ulp must not turn a tie into a
+cross. Nine places keep every average of prices with up to 7 decimals and below 10^6 exact.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 
 from execution.domain.errors import DomainError
 from strategies.domain.base import Bar, Bars, FloatArray, Signal, signal_for
+
+AVERAGE_DECIMALS = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +46,8 @@ class SmaCrossoverConfig:
 
 
 def simple_moving_average(close: FloatArray, window: int) -> FloatArray:
-    """The mean of the last ``window`` closes at each bar; NaN until the window is full."""
+    """The mean of the last ``window`` closes at each bar, rounded to AVERAGE_DECIMALS; NaN
+    until the window is full."""
     n = len(close)
     out = np.full(n, np.nan)
     if n < window:
@@ -49,7 +55,7 @@ def simple_moving_average(close: FloatArray, window: int) -> FloatArray:
     total = close[: n - window + 1].copy()
     for offset in range(1, window):
         total += close[offset : n - window + 1 + offset]
-    out[window - 1 :] = total / window
+    out[window - 1 :] = np.round(total / window, AVERAGE_DECIMALS)
     return out
 
 
@@ -101,7 +107,7 @@ class LiveSmaCrossover:
         total = closes[0]
         for close in closes[1:]:
             total += close
-        return total / window
+        return float(np.round(np.float64(total / window), AVERAGE_DECIMALS))
 
     def on_bar(self, bar: Bar) -> Signal | None:
         self._closes.append(bar.close)

@@ -8,8 +8,13 @@ Assumptions matched between the two engines:
 
 - Signal: the package's own example strategy: on a strict cross up (fast[-2] < slow[-2] and
   fast[-1] > slow[-1]) close the position and buy; on a strict cross down close and sell. Ours
-  is ``SmaCrossover`` long/short. Averages are the package's ``SMA`` (pandas rolling mean)
-  there and ours here; they differ in the last bits, which no crossing on these files feels.
+  is ``SmaCrossover`` long/short. Averages are pandas' rolling mean there and ours here, both
+  rounded to ``AVERAGE_DECIMALS`` places: they differ in the last bits, and on a price grid
+  the two averages are often exactly equal, a tie that float noise must not make a cross.
+- A cross in the direction already held is no trade: the example would close and reopen at
+  the same open (paying two commissions); our target is already there. It happens after a tie:
+  fast == slow, then fast < slow without a strict cross down, then a cross up. So the
+  package's strategy checks ``not self.position.is_long`` (``is_short``) before trading.
 - Warm-up: the package calls ``next`` first at the bar after the slow average's first value;
   our crosses need both averages on the bar before, which is the same bar.
 - Fills: ``trade_on_close=False``: market orders at the next bar's open; ours fill at the open
@@ -41,7 +46,7 @@ import pytest
 from execution.domain.values import InstrumentSpec
 from strategies.backtest.engine import BacktestConfig, run_backtest
 from strategies.domain.base import Bars
-from strategies.library.sma_crossover import SmaCrossover
+from strategies.library.sma_crossover import AVERAGE_DECIMALS, SmaCrossover
 
 COMMISSION = Decimal("0.002")
 CASES = [
@@ -77,7 +82,7 @@ def run_reference(frame: pd.DataFrame, *, size: int, cash: float, commission: fl
     from backtesting.lib import crossover  # type: ignore[import-untyped]
 
     def sma(values, window):
-        return pd.Series(values).rolling(window).mean()
+        return pd.Series(values).rolling(window).mean().round(AVERAGE_DECIMALS)
 
     class SmaCross(Strategy):
         def init(self):
@@ -85,10 +90,10 @@ def run_reference(frame: pd.DataFrame, *, size: int, cash: float, commission: fl
             self.slow = self.I(sma, self.data.Close, 20)
 
         def next(self):
-            if crossover(self.fast, self.slow):
+            if crossover(self.fast, self.slow) and not self.position.is_long:
                 self.position.close()
                 self.buy(size=size)
-            elif crossover(self.slow, self.fast):
+            elif crossover(self.slow, self.fast) and not self.position.is_short:
                 self.position.close()
                 self.sell(size=size)
 

@@ -20,6 +20,7 @@ MODULES = [
     "bench.bench_marketdata",
     "bench.bench_features",
     "bench.bench_ml",
+    "bench.bench_backtest",
 ]
 
 

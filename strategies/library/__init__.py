@@ -1,0 +1,36 @@
+"""The strategy library: each kind of strategy with its validated config.
+
+``STRATEGY_KINDS`` maps a kind's name to ``(strategy class, config class)``; the Django side
+validates stored configs through it. ``parse_config`` and ``config_schema`` do so for any kind
+(unknown keys and bad values are refused naming the field). ``PRESETS`` are named values of the
+preset-able parameters (``SmartMoneyConfig``'s), to merge under explicit ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from strategies.library.buy_and_hold import BuyAndHold, BuyAndHoldConfig
+from strategies.library.mean_reversion import MeanReversion, MeanReversionConfig
+from strategies.library.settings import settings_from_dict, settings_schema
+from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
+
+STRATEGY_KINDS: dict[str, tuple[type, type]] = {
+    "buy_and_hold": (BuyAndHold, BuyAndHoldConfig),
+    "mean_reversion": (MeanReversion, MeanReversionConfig),
+    "sma_crossover": (SmaCrossover, SmaCrossoverConfig),
+}
+
+
+def parse_config(kind: str, data: Mapping[str, object]) -> Any:
+    """The validated config of ``kind`` from plain values; missing keys take their defaults."""
+    return settings_from_dict(STRATEGY_KINDS[kind][1], data)
+
+
+def config_schema(kind: str) -> dict[str, Any]:
+    """The JSON schema of ``kind``'s config."""
+    return settings_schema(STRATEGY_KINDS[kind][1])
+
+
+PRESETS: dict[str, dict[str, float]] = {}

@@ -15,11 +15,14 @@ from strategies.library.buy_and_hold import BuyAndHold, BuyAndHoldConfig
 from strategies.library.mean_reversion import MeanReversion, MeanReversionConfig
 from strategies.library.settings import settings_from_dict, settings_schema
 from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
+from strategies.library.smart_money import PRESETS as SMART_MONEY_PRESETS
+from strategies.library.smart_money import SmartMoneyConfig, SmartMoneyFollower
 
 STRATEGY_KINDS: dict[str, tuple[type, type]] = {
     "buy_and_hold": (BuyAndHold, BuyAndHoldConfig),
     "mean_reversion": (MeanReversion, MeanReversionConfig),
     "sma_crossover": (SmaCrossover, SmaCrossoverConfig),
+    "smart_money": (SmartMoneyFollower, SmartMoneyConfig),
 }
 
 
@@ -33,4 +36,4 @@ def config_schema(kind: str) -> dict[str, Any]:
     return settings_schema(STRATEGY_KINDS[kind][1])
 
 
-PRESETS: dict[str, dict[str, float]] = {}
+PRESETS: dict[str, dict[str, float]] = SMART_MONEY_PRESETS

@@ -17,12 +17,14 @@ from strategies.library.settings import settings_from_dict, settings_schema
 from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
 from strategies.library.smart_money import PRESETS as SMART_MONEY_PRESETS
 from strategies.library.smart_money import SmartMoneyConfig, SmartMoneyFollower
+from strategies.library.xgboost_model import XgboostModel, XgboostModelConfig
 
 STRATEGY_KINDS: dict[str, tuple[type, type]] = {
     "buy_and_hold": (BuyAndHold, BuyAndHoldConfig),
     "mean_reversion": (MeanReversion, MeanReversionConfig),
     "sma_crossover": (SmaCrossover, SmaCrossoverConfig),
     "smart_money": (SmartMoneyFollower, SmartMoneyConfig),
+    "xgboost": (XgboostModel, XgboostModelConfig),
 }
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/trading/", include("execution.api.urls")),
     path("api/v1/ml/", include("mlmodels.api.urls")),
+    path("api/v1/strategies/", include("strategies.api.urls")),
     path("api/v1/auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

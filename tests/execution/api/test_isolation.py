@@ -69,7 +69,30 @@ ML_OPERATIONS = {
 }
 
 
-@pytest.mark.parametrize(("base", "listed"), [(BASE, OPERATIONS), (ML_BASE, ML_OPERATIONS)])
+# Strategies, their signals and backtests (strategies.api), each their owner's;
+# tests/strategies/api/test_isolation.py tries every one as an intruder.
+STRATEGIES_BASE = "/api/v1/strategies/"
+STRATEGIES_OPERATIONS = {
+    ("get", ""),
+    ("post", ""),
+    ("get", "{id}/"),
+    ("patch", "{id}/"),
+    ("delete", "{id}/"),
+    ("post", "{id}/pause/"),
+    ("post", "{id}/resume/"),
+    ("post", "{id}/stop/"),
+    ("get", "signals/"),
+    ("get", "backtests/"),
+    ("post", "backtests/"),
+    ("get", "backtests/{id}/"),
+    ("get", "backtests/{id}/result/"),
+}
+
+
+@pytest.mark.parametrize(
+    ("base", "listed"),
+    [(BASE, OPERATIONS), (ML_BASE, ML_OPERATIONS), (STRATEGIES_BASE, STRATEGIES_OPERATIONS)],
+)
 def test_every_operation_of_the_schema_is_covered_here(api, base, listed):
     paths = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
     operations = {

@@ -1,0 +1,168 @@
+"""Serializers of the strategies API: shapes of requests and answers only; validation of
+configs, presets and costs is the services' (strategies.kinds, presets, costs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from execution.api.filters import BIGINT_MAX
+from execution.api.serializers import StrictFieldsMixin
+from mlmodels.api.serializers import openapi_schema
+from strategies.costs import BacktestCosts
+from strategies.kinds import KINDS
+from strategies.models import (
+    Backtest,
+    BacktestStatus,
+    PresetChoice,
+    Signal,
+    SignalOutcome,
+    SignalSide,
+    Strategy,
+    StrategyStatus,
+    Visibility,
+)
+from strategies.presets import StrategySettings
+
+KIND_NAMES = sorted(KINDS)
+SETTINGS = StrategySettings.names()
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "The kind's parameters; missing ones take their defaults (or the "
+        "preset's). The schema of each kind: " + ", ".join(KIND_NAMES),
+        "additionalProperties": True,
+    }
+)
+class ConfigField(serializers.DictField):
+    pass
+
+
+@extend_schema_field(openapi_schema(BacktestCosts.schema()))
+class CostsField(serializers.DictField):
+    pass
+
+
+class StrategySerializer(serializers.ModelSerializer[Strategy]):
+    status = serializers.ChoiceField(choices=StrategyStatus.values, read_only=True)
+    visibility = serializers.ChoiceField(choices=Visibility.values, read_only=True)
+    preset = serializers.CharField(read_only=True, help_text="Blank for none.")
+    instruments: Any = serializers.SlugRelatedField(slug_field="symbol", many=True, read_only=True)
+    config = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Strategy
+        fields = [
+            "id", "name", "kind", "status", "visibility", "account", "instruments", "interval",
+            "config", "preset", "model_version", *SETTINGS, "created_at", "updated_at",
+            "activated_at", "paused_at", "stopped_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class StrategyWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=KIND_NAMES)
+    account = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
+    instruments = serializers.ListField(
+        child=serializers.CharField(max_length=40), min_length=1, help_text="Symbols."
+    )
+    interval = serializers.CharField(max_length=4, help_text="e.g. 15m, 1h, 1d.")
+    config = ConfigField(required=False, default=dict)
+    preset = serializers.ChoiceField(
+        choices=PresetChoice.values, required=False, allow_null=True, default=None
+    )
+    model_version = serializers.IntegerField(
+        min_value=1, max_value=BIGINT_MAX, required=False, allow_null=True, default=None,
+        help_text="Required by kinds that need a model (simple_ml, xgboost_model).",
+    )  # fmt: skip
+    visibility = serializers.ChoiceField(choices=Visibility.values, default=Visibility.PRIVATE)
+    confidence_threshold = serializers.DecimalField(max_digits=9, decimal_places=6, required=False)
+    max_position_size = serializers.DecimalField(max_digits=9, decimal_places=6, required=False)
+    min_liquidity_score = serializers.DecimalField(max_digits=9, decimal_places=6, required=False)
+    stop_loss_base = serializers.DecimalField(max_digits=9, decimal_places=6, required=False)
+    take_profit_base = serializers.DecimalField(max_digits=9, decimal_places=6, required=False)
+    max_signals_per_minute = serializers.IntegerField(required=False, min_value=0, max_value=10**6)
+    signal_decay_seconds = serializers.IntegerField(required=False, min_value=0, max_value=10**9)
+
+    def arguments(self) -> dict[str, Any]:
+        """The service's keyword arguments for the fields sent (all of them on create)."""
+        data = dict(self.validated_data)
+        renamed = {"account": "account_id", "instruments": "symbols"}
+        renamed["model_version"] = "model_version_id"
+        settings = {key: data.pop(key) for key in SETTINGS if key in data}
+        arguments = {renamed.get(str(key), str(key)): value for key, value in data.items()}
+        if settings or not self.partial:
+            arguments["settings"] = settings
+        return arguments
+
+
+class SignalSerializer(serializers.ModelSerializer[Signal]):
+    side = serializers.ChoiceField(choices=SignalSide.values, read_only=True)
+    outcome = serializers.ChoiceField(choices=SignalOutcome.values, read_only=True)
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+    metadata = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Signal
+        fields = [
+            "id", "strategy", "symbol", "at", "side", "target_position", "strength",
+            "confidence", "price", "size", "stop_loss", "take_profit", "metadata", "outcome",
+            "outcome_detail", "parent_order", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class BacktestSerializer(serializers.ModelSerializer[Backtest]):
+    status = serializers.ChoiceField(choices=BacktestStatus.values, read_only=True)
+    config = serializers.DictField(read_only=True)
+    costs = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Backtest
+        fields = [
+            "id", "strategy", "kind", "config", "symbol", "interval", "start", "end", "costs",
+            "status", "progress", "message", "error", "created_at", "started_at",
+            "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+        extra_kwargs = {"progress": {"help_text": "0 to 1."}}
+
+
+class BacktestResultSerializer(BacktestSerializer):
+    metrics = serializers.DictField(
+        read_only=True,
+        help_text="Return, drawdown, Sharpe, Sortino, win rate, profit factor, trades, and the "
+        "costs paid: total_fees, total_slippage_cost, total_costs.",
+    )
+    equity_curve = serializers.ListField(
+        child=serializers.ListField(), read_only=True, help_text="[time, equity], at most 1000."
+    )
+    trades = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta(BacktestSerializer.Meta):
+        fields = [*BacktestSerializer.Meta.fields, "metrics", "equity_curve", "trades"]
+        read_only_fields = fields
+
+
+class BacktestStartSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    strategy = serializers.IntegerField(
+        min_value=1, max_value=BIGINT_MAX, required=False, allow_null=True, default=None,
+        help_text="One of your strategies; or give kind (and config) instead.",
+    )  # fmt: skip
+    kind = serializers.ChoiceField(choices=KIND_NAMES, required=False, allow_null=True)
+    config = ConfigField(required=False, allow_null=True)
+    symbol = serializers.CharField(max_length=40, required=False, allow_null=True)
+    interval = serializers.CharField(max_length=4, required=False, allow_null=True)
+    start = serializers.DateTimeField(required=False, allow_null=True)
+    end = serializers.DateTimeField(required=False, allow_null=True)
+    costs = CostsField(required=False, default=dict)
+
+    def arguments(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        data["strategy_id"] = data.pop("strategy")
+        return data

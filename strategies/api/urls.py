@@ -1,0 +1,29 @@
+"""Routes under /api/v1/strategies/."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from strategies.api import views
+
+strategies = views.StrategyViewSet.as_view({"get": "list", "post": "create"})
+strategy = views.StrategyViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
+backtests = views.BacktestViewSet.as_view({"get": "list", "post": "create"})
+backtest = views.BacktestViewSet.as_view({"get": "retrieve"})
+backtest_result = views.BacktestViewSet.as_view({"get": "result"})
+
+app_name = "strategies-api"
+urlpatterns = [
+    path("", strategies, name="strategies"),
+    path("signals/", views.SignalViewSet.as_view({"get": "list"}), name="signals"),
+    path("backtests/", backtests, name="backtests"),
+    path("backtests/<str:pk>/", backtest, name="backtest"),
+    path("backtests/<str:pk>/result/", backtest_result, name="backtest-result"),
+    path("<str:pk>/", strategy, name="strategy"),
+    *(
+        path(f"<str:pk>/{verb}/", views.StrategyViewSet.as_view({"post": verb}), name=verb)
+        for verb in ("pause", "resume", "stop")
+    ),
+]

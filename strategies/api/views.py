@@ -1,0 +1,272 @@
+"""API views of strategies, their signals and backtests: validate, call a service or a
+selector, serialize. Everything is the caller's own: another user's strategy, signal or
+backtest answers 404 or is not listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as filters
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from execution.api.errors import ERROR_SCHEMA
+from execution.api.filters import BIGINT_MAX, IdFilter
+from execution.api.views import _owner_id
+from strategies import selectors
+from strategies.api.serializers import (
+    BacktestResultSerializer,
+    BacktestSerializer,
+    BacktestStartSerializer,
+    SignalSerializer,
+    StrategySerializer,
+    StrategyWriteSerializer,
+)
+from strategies.kinds import InvalidStrategyConfig
+from strategies.models import Backtest, Signal, SignalOutcome, SignalSide, Strategy
+from strategies.services import (
+    backtest_start,
+    strategy_create,
+    strategy_delete,
+    strategy_pause,
+    strategy_resume,
+    strategy_stop,
+    strategy_update,
+)
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: "Invalid input, refused field by field (config.<key> for the kind's parameters).",
+        401: "No valid credentials.",
+        404: "Not found, or not yours.",
+        429: "Too many requests.",
+    }
+    return {
+        code: OpenApiResponse(ERROR_SCHEMA, description=described[code])
+        for code in (*codes, 401, 429)
+    }
+
+
+def _refused(error: InvalidStrategyConfig) -> serializers.ValidationError:
+    return serializers.ValidationError(error.errors)
+
+
+def _object(queryset: QuerySet[Any], pk: str, what: str) -> Any:
+    if not pk.isascii() or not pk.isdigit() or int(pk) > BIGINT_MAX:
+        raise Http404(f"there is no {what} {pk}")
+    found: Model | None = queryset.filter(pk=int(pk)).first()
+    if found is None:
+        raise Http404(f"there is no {what} {pk}")
+    return found
+
+
+# --- strategies ---------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your strategies, by name",
+        responses={200: StrategySerializer(many=True), **_errors(400)},
+    ),
+    retrieve=extend_schema(
+        summary="One of your strategies", responses={200: StrategySerializer, **_errors(404)}
+    ),
+    create=extend_schema(
+        summary="Create a strategy (paused)",
+        description="The config is checked against the kind's: unknown keys, wrong types and "
+        "values out of range are each refused under `config.<key>`, and nothing is saved. A "
+        "preset (conservative, aggressive, high_frequency) sets the signal settings; values "
+        "given explicitly win over it. Kinds that need a model need `model_version`, trained "
+        "on one of the instruments at the same interval.",
+        request=StrategyWriteSerializer,
+        responses={201: StrategySerializer, **_errors(400)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a strategy",
+        description="A new config replaces the old one (defaults and the preset fill the "
+        "rest); a new preset replaces the settings not given in the same request.",
+        request=StrategyWriteSerializer,
+        responses={200: StrategySerializer, **_errors(400, 404)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a strategy that never signalled",
+        description="One with signals on record is refused (400): stop it instead.",
+        responses={204: None, **_errors(400, 404)},
+    ),
+)
+class StrategyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Strategy]
+):
+    serializer_class = StrategySerializer
+    queryset = Strategy.objects.none()  # the schema's model; requests use get_queryset
+
+    def get_queryset(self) -> QuerySet[Strategy]:
+        return selectors.strategies_for_owner(_owner_id(self.request))
+
+    def get_object(self) -> Strategy:
+        strategy: Strategy = _object(self.get_queryset(), str(self.kwargs["pk"]), "strategy")
+        return strategy
+
+    def _answer(self, strategy_id: int, code: int = status.HTTP_200_OK) -> Response:
+        return Response(StrategySerializer(self.get_queryset().get(pk=strategy_id)).data, code)
+
+    def create(self, request: Request) -> Response:
+        form = StrategyWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            strategy = strategy_create(owner_id=_owner_id(request), **form.arguments())
+        except InvalidStrategyConfig as error:
+            raise _refused(error) from None
+        return self._answer(strategy.pk, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        strategy = self.get_object()
+        form = StrategyWriteSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        try:
+            strategy_update(
+                strategy_id=strategy.pk, owner_id=_owner_id(request), changes=form.arguments()
+            )
+        except InvalidStrategyConfig as error:
+            raise _refused(error) from None
+        return self._answer(strategy.pk)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        strategy = self.get_object()
+        strategy_delete(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Pause a strategy",
+        description="It emits nothing until resumed. A stopped strategy is refused (400).",
+        request=None,
+        responses={200: StrategySerializer, **_errors(400, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str) -> Response:
+        strategy = self.get_object()
+        strategy_pause(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        return self._answer(strategy.pk)
+
+    @extend_schema(
+        summary="Resume (activate) a strategy",
+        description="Its signals go to its account. A stopped strategy is refused (400).",
+        request=None,
+        responses={200: StrategySerializer, **_errors(400, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        strategy = self.get_object()
+        strategy_resume(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        return self._answer(strategy.pk)
+
+    @extend_schema(
+        summary="Stop a strategy for good",
+        description="Its record and signals stay; clone it (admin) to run it again.",
+        request=None,
+        responses={200: StrategySerializer, **_errors(404)},
+    )
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str) -> Response:
+        strategy = self.get_object()
+        strategy_stop(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        return self._answer(strategy.pk)
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+
+class SignalFilter(filters.FilterSet):
+    strategy = IdFilter(field_name="strategy_id", help_text="One of your strategies.")
+    symbol = filters.CharFilter(field_name="instrument__symbol")
+    side = filters.ChoiceFilter(choices=[(s, s) for s in SignalSide.values])
+    outcome = filters.MultipleChoiceFilter(
+        choices=[(o, o) for o in SignalOutcome.values],
+        help_text="Repeat for several: outcome=pending&outcome=executed.",
+    )
+    at = filters.IsoDateTimeFromToRangeFilter(
+        help_text="at_after and at_before: ISO 8601 times, both inclusive."
+    )
+
+    class Meta:
+        model = Signal
+        fields: list[str] = []
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your strategies' signals, newest first",
+        description="Read-only: what each strategy decided and what became of it (pending, "
+        "executed with its parent order, skipped, refused or expired).",
+        responses={200: SignalSerializer(many=True), **_errors(400)},
+    )
+)
+class SignalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Signal]):
+    serializer_class = SignalSerializer
+    queryset = Signal.objects.none()  # the schema's model; requests use get_queryset
+    filterset_class = SignalFilter
+
+    def get_queryset(self) -> QuerySet[Signal]:
+        return selectors.signals_for_owner(_owner_id(self.request))
+
+
+# --- backtests ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your backtests, newest first",
+        responses={200: BacktestSerializer(many=True), **_errors(400)},
+    ),
+    retrieve=extend_schema(
+        summary="One backtest: its status and progress",
+        responses={200: BacktestSerializer, **_errors(404)},
+    ),
+    create=extend_schema(
+        summary="Start a backtest",
+        description="Of one of your strategies (its kind, config, first instrument and "
+        "interval unless given) or of a kind and config, over the stored candles of a symbol "
+        "and interval (between start and end when given). Costs are always on: fee_rate and "
+        "slippage_bps must be above zero. Queued for a worker (run at once without one); "
+        "follow it with GET backtests/{id}/, read it at backtests/{id}/result/.",
+        request=BacktestStartSerializer,
+        responses={201: BacktestSerializer, **_errors(400)},
+    ),
+)
+class BacktestViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Backtest]
+):
+    serializer_class = BacktestSerializer
+    queryset = Backtest.objects.none()  # the schema's model; requests use get_queryset
+
+    def get_queryset(self) -> QuerySet[Backtest]:
+        return selectors.backtests_for_owner(_owner_id(self.request))
+
+    def get_object(self) -> Backtest:
+        backtest: Backtest = _object(self.get_queryset(), str(self.kwargs["pk"]), "backtest")
+        return backtest
+
+    def create(self, request: Request) -> Response:
+        form = BacktestStartSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            backtest = backtest_start(owner_id=_owner_id(request), **form.arguments())
+        except InvalidStrategyConfig as error:
+            raise _refused(error) from None
+        backtest = self.get_queryset().get(pk=backtest.pk)  # eager tasks may have run it
+        return Response(BacktestSerializer(backtest).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="A backtest's result: metrics, costs, equity curve and trades",
+        description="Metrics are empty until it has succeeded.",
+        responses={200: BacktestResultSerializer, **_errors(404)},
+    )
+    @action(detail=True)
+    def result(self, request: Request, pk: str) -> Response:
+        return Response(BacktestResultSerializer(self.get_object()).data)

@@ -26,7 +26,7 @@ from typing import Any
 from execution.domain.errors import DomainError
 from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
 
-MODEL_KINDS = frozenset({"simple_ml", "xgboost_model"})  # need a model by their nature
+MODEL_KINDS = frozenset({"simple_ml", "xgboost"})  # need a model by their nature
 
 
 class InvalidStrategyConfig(DomainError):

@@ -7,8 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from strategies import kinds
-from strategies.kinds import InvalidStrategyConfig, StrategyKind
-from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
+from strategies.kinds import InvalidStrategyConfig
 from strategies.models import Strategy
 from strategies.services import (
     StrategyStateError,
@@ -74,21 +73,10 @@ def test_unknown_kind_account_instrument_interval_and_settings_are_refused(accou
     assert {"max_signals_per_minute", "confidence_threshold"} <= set(errors)
 
 
-@pytest.fixture
-def model_kind(monkeypatch):
-    """A kind that needs a model, as the library's xgboost_model does."""
-
-    class NeedsModel(SmaCrossover):
-        needs_model = True
-
-    monkeypatch.setitem(
-        kinds.KINDS, "xgboost_model", StrategyKind("xgboost_model", NeedsModel, SmaCrossoverConfig)
-    )
-
-
-def test_a_model_kind_without_a_model_version_is_refused(account, btc, model_kind):
-    assert "model_version" in refused(account, kind="xgboost_model", config={})
-    assert "model_version" in refused(account, kind="xgboost_model", model_version_id=999)
+def test_a_model_kind_without_a_model_version_is_refused(account, btc):
+    assert kinds.KINDS["xgboost"].needs_model  # the library's XGBoost strategy
+    assert "model_version" in refused(account, kind="xgboost", config={})
+    assert "model_version" in refused(account, kind="xgboost", model_version_id=999)
 
 
 def test_a_kind_without_a_model_takes_no_model_version(account, btc):

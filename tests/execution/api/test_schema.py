@@ -6,22 +6,20 @@ from decimal import Decimal as D
 from io import StringIO
 
 import pytest
-import schemathesis
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
-from schemathesis.checks import not_a_server_error
 
 from execution.services.algos import parent_order_place
 from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
 from tests.execution.api.conftest import place_filled
+from tests.schema_fuzz import api_operations, server_errors
 
 
 def test_the_schema_generates_without_warnings(db, tmp_path):
@@ -79,33 +77,12 @@ def test_no_generated_request_gets_a_server_error(wsgi_app, user, account, btc, 
         algorithm="limit", params={"timeout": 60, "price": "19990"}, strategy_id=3,
     )  # fmt: skip
     headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 14  # every operation of the API, token included
-
-    failures = []
-    for operation in operations:
-        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=15,
-                deadline=None,
-                derandomize=True,
-                database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            def call(case):
-                response = case.call(headers=headers)
-                case.validate_response(response, checks=[not_a_server_error])
-
-            try:
-                call()
-            except Unsatisfiable:
-                pass  # nothing in this operation can be made invalid (no parameters)
-            except Exception as error:  # collect all, to report every failing operation
-                failures.append(f"{operation.label} ({mode}): {error}")
+    # /api/v1/ml/ and /api/v1/strategies/ have schema tests of their own, with their data.
+    operations = api_operations(
+        wsgi_app, keep=lambda path: not path.startswith(("/api/v1/ml/", "/api/v1/strategies/"))
+    )
+    assert len(operations) >= 14  # every other operation of the API, token included
+    failures = server_errors(operations, headers=headers)
     assert not failures, "\n\n".join(failures)
 
 

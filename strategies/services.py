@@ -388,10 +388,12 @@ def backtest_start(
     start: datetime | None = None,
     end: datetime | None = None,
     costs: Mapping[str, Any] | None = None,
+    queue: bool = True,
 ) -> Backtest:
     """Queue a backtest for the ``strategies.run_backtest`` task, of one of the owner's
     strategies (its kind, config, first instrument and interval unless given) or of a kind
-    and config; refused input writes nothing."""
+    and config; refused input writes nothing. ``queue=False`` leaves it for the caller to
+    run (``backtest_run``, as the ``backtest`` command does in the foreground)."""
     errors: dict[str, list[str]] = {}
     strategy = None
     if strategy_id is not None:
@@ -438,7 +440,8 @@ def backtest_start(
         from strategies.tasks import run_backtest as task  # tasks imports this module
 
         backtest_id = backtest.pk
-        transaction.on_commit(lambda: task.delay(backtest_id))
+        if queue:
+            transaction.on_commit(lambda: task.delay(backtest_id))
     return backtest
 
 

@@ -119,13 +119,10 @@ class _Client:
 
 
 @dataclass
-class CcxtCandles:
-    """Candles from ``since`` up to ``until`` (epoch milliseconds; until defaults to now)."""
+class _ClientSource:
+    """What every ccxt loader says of itself, from its client."""
 
     client: _Client
-    interval: str
-    since: int
-    until: int | None = None
 
     @property
     def name(self) -> str:
@@ -138,6 +135,15 @@ class CcxtCandles:
     @property
     def instrument(self) -> InstrumentSpec:
         return self.client.instrument()
+
+
+@dataclass
+class CcxtCandles(_ClientSource):
+    """Candles from ``since`` up to ``until`` (epoch milliseconds; until defaults to now)."""
+
+    interval: str
+    since: int
+    until: int | None = None
 
     def batches(self) -> Iterator[CandleBatch]:
         exchange = self.client.exchange
@@ -174,28 +180,15 @@ class CcxtCandles:
 
 
 @dataclass
-class CcxtTrades:
+class CcxtTrades(_ClientSource):
     """Trades from ``since`` up to ``until`` (epoch milliseconds; until defaults to now).
 
     On OKX the history endpoint is paged backwards from the newest trade by trade id; on
     other exchanges forwards from ``since`` by time.
     """
 
-    client: _Client
     since: int
     until: int | None = None
-
-    @property
-    def name(self) -> str:
-        return self.client.name
-
-    @property
-    def symbol(self) -> str:
-        return str(self.client.market["id"])
-
-    @property
-    def instrument(self) -> InstrumentSpec:
-        return self.client.instrument()
 
     def _batch(self, trades: list[dict[str, Any]], page: int) -> TradeBatch:
         table = pd.DataFrame(
@@ -247,25 +240,12 @@ class CcxtTrades:
 
 
 @dataclass
-class CcxtBooks:
+class CcxtBooks(_ClientSource):
     """``snapshots`` L2 snapshots of the top ``depth`` levels, ``every`` seconds apart."""
 
-    client: _Client
     depth: int = 20
     snapshots: int = 1
     every: float = 1.0
-
-    @property
-    def name(self) -> str:
-        return self.client.name
-
-    @property
-    def symbol(self) -> str:
-        return str(self.client.market["id"])
-
-    @property
-    def instrument(self) -> InstrumentSpec:
-        return self.client.instrument()
 
     def batches(self) -> Iterator[BookBatch]:
         for number in range(1, self.snapshots + 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from strategies.api import views
+from strategies.api.kinds import KindCatalogueView
 
 strategies = views.StrategyViewSet.as_view({"get": "list", "post": "create"})
 strategy = views.StrategyViewSet.as_view(
@@ -17,6 +18,7 @@ backtest_result = views.BacktestViewSet.as_view({"get": "result"})
 app_name = "strategies-api"
 urlpatterns = [
     path("", strategies, name="strategies"),
+    path("kinds/", KindCatalogueView.as_view(), name="kinds"),
     path("signals/", views.SignalViewSet.as_view({"get": "list"}), name="signals"),
     path("backtests/", backtests, name="backtests"),
     path("backtests/<str:pk>/", backtest, name="backtest"),

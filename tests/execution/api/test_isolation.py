@@ -81,6 +81,7 @@ STRATEGIES_OPERATIONS = {
     ("post", "{id}/pause/"),
     ("post", "{id}/resume/"),
     ("post", "{id}/stop/"),
+    ("get", "kinds/"),  # the same catalogue for everyone: nothing of anyone's
     ("get", "signals/"),
     ("get", "backtests/"),
     ("post", "backtests/"),

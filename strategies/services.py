@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from execution.domain.errors import DomainError
+from execution.domain.metrics import cagr
 from execution.domain.values import InstrumentSpec
 from execution.models import Account, Instrument
 from execution.selectors import candle_window
@@ -549,6 +550,7 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
     return {
         "metrics": {
             **summary.as_dict(),
+            "cagr": cagr(summary.total_return, _span(bars)),
             **_cost_metrics(result),
             "order_size": str(order_size),
             "bars": len(bars),
@@ -572,6 +574,13 @@ def _cost_metrics(result: BacktestResult) -> dict[str, Any]:
         "total_slippage_cost": str(slippage),
         "total_costs": str(result.total_costs),
     }
+
+
+def _span(bars: Bars) -> timedelta:
+    """From the first bar's close to the last's: the time the equity curve covers."""
+    span = (bars.starts[-1] - bars.starts[0]).astype("timedelta64[us]").item()
+    assert isinstance(span, timedelta)
+    return span
 
 
 def _iso(value: np.datetime64) -> str:

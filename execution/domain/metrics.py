@@ -209,6 +209,21 @@ def sortino_ratio(
     return _sortino(returns, periods_per_year, risk_free_rate)
 
 
+def cagr(total_return: Decimal, span: timedelta) -> float | None:
+    """Compound annual growth rate of a run that returned ``total_return`` over ``span``
+    (calendar years of 365.25 days): (1 + total return) ** (1 / years) - 1. None when the
+    span is too short for the rate to be a finite number; -1.0 when everything was lost."""
+    if span <= timedelta(0):
+        raise ValueError(f"span must be positive, got {span}")
+    growth = float(1 + total_return)
+    if growth <= 0:
+        return -1.0
+    years = span.total_seconds() / (365.25 * _SECONDS_PER_DAY)
+    # In logs: a high return over a few hours overflows a float power long before it is +inf.
+    exponent = math.log(growth) / years
+    return math.expm1(exponent) if exponent < 700 else None
+
+
 def win_rate(trades: Sequence[ClosedTrade]) -> float:
     """Fraction of trades with positive net P&L (break-even is not a win); 0.0 with no trades."""
     if not trades:

@@ -26,7 +26,7 @@ from typing import Any
 from execution.domain.errors import DomainError
 from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
 
-MODEL_KINDS = frozenset({"simple_ml", "xgboost"})  # need a model by their nature
+MODEL_KINDS = frozenset({"xgboost"})  # need a model by their nature (simple_ml fits its own)
 
 
 class InvalidStrategyConfig(DomainError):

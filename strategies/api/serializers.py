@@ -78,7 +78,7 @@ class StrategyWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     )
     model_version = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, required=False, allow_null=True, default=None,
-        help_text="Required by kinds that need a model (simple_ml, xgboost).",
+        help_text="Required by kinds that need a model (xgboost).",
     )  # fmt: skip
     visibility = serializers.ChoiceField(choices=Visibility.values, default=Visibility.PRIVATE)
     confidence_threshold = serializers.DecimalField(max_digits=9, decimal_places=6, required=False)

@@ -14,6 +14,7 @@ from typing import Any
 from strategies.library.buy_and_hold import BuyAndHold, BuyAndHoldConfig
 from strategies.library.mean_reversion import MeanReversion, MeanReversionConfig
 from strategies.library.settings import settings_from_dict, settings_schema
+from strategies.library.simple_ml import SimpleMl, SimpleMlConfig
 from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
 from strategies.library.smart_money import PRESETS as SMART_MONEY_PRESETS
 from strategies.library.smart_money import SmartMoneyConfig, SmartMoneyFollower
@@ -22,6 +23,7 @@ from strategies.library.xgboost_model import XgboostModel, XgboostModelConfig
 STRATEGY_KINDS: dict[str, tuple[type, type]] = {
     "buy_and_hold": (BuyAndHold, BuyAndHoldConfig),
     "mean_reversion": (MeanReversion, MeanReversionConfig),
+    "simple_ml": (SimpleMl, SimpleMlConfig),
     "sma_crossover": (SmaCrossover, SmaCrossoverConfig),
     "smart_money": (SmartMoneyFollower, SmartMoneyConfig),
     "xgboost": (XgboostModel, XgboostModelConfig),

@@ -10,3 +10,7 @@ fill_committed = Signal()
 
 # kwargs: order_id (UUID), parent_id (str | None), status (str)
 order_status_committed = Signal()
+
+# kwargs: symbol (str), interval (str), bar_start (datetime, UTC): a candle was stored and has
+# closed; the live strategy runner evaluates the strategies that trade it.
+bar_closed = Signal()

@@ -268,3 +268,94 @@ class Backtest(models.Model):
 
     def __str__(self) -> str:
         return f"backtest {self.pk} {self.kind} {self.symbol} {self.interval}"
+
+
+class RunnerState(models.Model):
+    """What the live runner keeps of one active strategy on one instrument between bars: the
+    last bar it evaluated (a later bar must be newer: older ones are refused as stale), the
+    target it holds and the quantity of a full target. That quantity is fixed at the first
+    evaluation (``max_position_size`` of the account's equity at that close), as a backtest's
+    order size is, so a position is sized the same from entry to exit."""
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="runner_states")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    order_size = amount_field(help_text="quantity held at a full target (1.0)")
+    last_bar_start = models.DateTimeField()
+    target_position = models.FloatField(default=0.0, help_text="-1 fully short .. 1 fully long")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["strategy", "instrument"], name="runner_state_one_per_instrument"
+            ),
+            models.CheckConstraint(
+                condition=Q(order_size__gt=0), name="runner_state_order_size_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(target_position__gte=-1) & Q(target_position__lte=1),
+                name="runner_state_target_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"runner {self.strategy_id} {self.instrument_id} at {self.last_bar_start}"
+
+
+class StrategyEvaluation(models.Model):
+    """One evaluation of a strategy on one closed bar of one instrument. The unique row is
+    claimed in the transaction that records the bar's signal, so a bar delivered twice (a task
+    redelivered, a retry after a crash) is evaluated once and never signals twice."""
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="evaluations")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    bar_start = models.DateTimeField()
+    target_position = models.FloatField(help_text="the target after this bar")
+    signal = models.OneToOneField(
+        Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="evaluation"
+    )
+    evaluated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-bar_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["strategy", "instrument", "bar_start"],
+                name="strategy_evaluation_once_per_bar",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_position__gte=-1) & Q(target_position__lte=1),
+                name="strategy_evaluation_target_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.strategy_id} {self.instrument_id} {self.bar_start}"
+
+
+class BacktestComparison(models.Model):
+    """Several strategies backtested side by side on exactly the same bars and costs: one
+    backtest row each (``backtests``, which carry the status and progress). The window is
+    pinned when it is asked for (the first bar's start to just after the last bar's), so
+    candles imported while it runs change none of its columns."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_comparisons"
+    )
+    symbol = models.CharField(max_length=40)
+    interval = models.CharField(max_length=4)
+    start = models.DateTimeField(help_text="the first bar's start")
+    end = models.DateTimeField(help_text="just after the last bar's start (exclusive)")
+    costs = models.JSONField(default=dict, help_text="the costs every backtest of it uses")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__lt=models.F("end")), name="backtest_comparison_start_before_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"comparison {self.pk} {self.symbol} {self.interval}"

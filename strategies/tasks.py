@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 
+from strategies.runner import bar_evaluate
 from strategies.services import backtest_run
 
 
@@ -11,3 +14,12 @@ from strategies.services import backtest_run
 def run_backtest(backtest_id: int) -> str:
     """Run a queued backtest; its progress is written on the row as it goes."""
     return str(backtest_run(backtest_id=backtest_id).status)
+
+
+@shared_task(name="strategies.evaluate_bar")
+def evaluate_bar(symbol: str, interval: str, bar_start: str) -> list[str]:
+    """Evaluate the active strategies on one closed bar; a repeat evaluates nothing again."""
+    evaluations = bar_evaluate(
+        symbol=symbol, interval=interval, bar_start=datetime.fromisoformat(bar_start)
+    )
+    return [str(evaluation.verdict) for evaluation in evaluations]

@@ -24,12 +24,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from execution.domain.marketsim import BookSnapshot, Candle, MarketSimConfig, simulate_events
 from execution.domain.values import exact
+from execution.models import Candle as StoredCandle
 from execution.models import Instrument
 from execution.services.marketdata import paper_book_update
+from execution.signals import bar_closed
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,16 @@ def book_stream(
     instrument: FeedInstrument, *, start: datetime, seed: int
 ) -> Iterator[BookSnapshot]:
     """Book snapshots of one instrument from ``start`` on, an hour's simulation at a time."""
+    for _, event in feed_events(instrument, start=start, seed=seed):
+        if isinstance(event, BookSnapshot):
+            yield event
+
+
+def feed_events(
+    instrument: FeedInstrument, *, start: datetime, seed: int
+) -> Iterator[tuple[datetime, BookSnapshot | Candle]]:
+    """Book snapshots, and each candle once it has closed (at its end time, before the books
+    from then on), of one instrument from ``start`` on, an hour's simulation at a time."""
     price, at, batch = instrument.start_price, start, 0
     config = MarketSimConfig(substeps=SNAPSHOTS_PER_BAR)
     while True:
@@ -85,13 +97,42 @@ def book_stream(
             start_price=price, start=at, bars=BARS_PER_BATCH, seed=seed + batch,
             tick_size=instrument.tick_size,
         )  # fmt: skip
+        closing = iter(candles)
+        pending = next(closing, None)
         for event in simulate_events(
             candles, tick_size=instrument.tick_size, lot_size=instrument.lot_size,
             seed=seed + batch, config=config, bar_duration=BAR,
         ):  # fmt: skip
-            if isinstance(event, BookSnapshot):
-                yield event
+            if not isinstance(event, BookSnapshot):
+                continue
+            while pending is not None and event.at >= pending.at + BAR:
+                yield pending.at + BAR, pending
+                pending = next(closing, None)
+            yield event.at, event
+        while pending is not None:
+            yield pending.at + BAR, pending
+            pending = next(closing, None)
         price, at, batch = candles[-1].close, at + BAR * BARS_PER_BATCH, batch + 1
+
+
+def feed_bar_close(*, symbol: str, candle: Candle, interval: str = "1m") -> None:
+    """Store a closed candle of the feed (one already stored is kept as it is) and announce
+    it after commit (``execution.signals.bar_closed``): the strategy runner listens, and this
+    app never imports it."""
+    with transaction.atomic():
+        instrument = Instrument.objects.get(symbol=symbol)
+        StoredCandle.objects.get_or_create(
+            instrument=instrument, interval=interval, open_time=candle.at,
+            defaults={
+                "open": float(candle.open), "high": float(candle.high), "low": float(candle.low),
+                "close": float(candle.close), "volume": float(candle.volume),
+            },
+        )  # fmt: skip
+        transaction.on_commit(
+            lambda: bar_closed.send(
+                sender=StoredCandle, symbol=symbol, interval=interval, bar_start=candle.at
+            )
+        )
 
 
 def feed_instruments() -> list[FeedInstrument]:
@@ -118,34 +159,38 @@ def market_feed_run(
     clock = clock or (lambda: datetime.now(UTC))
     start = clock()
     streams = [
-        _keyed(instrument.symbol, book_stream(instrument, start=start, seed=seed + number * 1000))
+        _keyed(instrument.symbol, feed_events(instrument, start=start, seed=seed + number * 1000))
         for number, instrument in enumerate(feed_instruments())
     ]
     if not streams:
         logger.warning("market feed: no active instrument with a mark price to start from")
         return 0
     sent = 0
-    for at, symbol, snapshot in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+    for at, symbol, event in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
         wait = (at - clock()).total_seconds()
         if wait > 0:
             (sleep or stop.wait)(wait)  # stop.wait: a stop ends the wait at once
         if stop.is_set() or (max_snapshots is not None and sent >= max_snapshots):
             break
         try:
-            paper_book_update(symbol=symbol, bids=snapshot.bids, asks=snapshot.asks, at=at)
+            if isinstance(event, Candle):
+                feed_bar_close(symbol=symbol, candle=event)
+            else:
+                paper_book_update(symbol=symbol, bids=event.bids, asks=event.asks, at=at)
         except Exception:
-            logger.exception("market feed: the %s book at %s was not applied", symbol, at)
+            logger.exception("market feed: the %s %s at %s was not applied", symbol,
+                             "candle" if isinstance(event, Candle) else "book", at)  # fmt: skip
         finally:
             close_old_connections()
-        sent += 1
+        sent += isinstance(event, BookSnapshot)
     return sent
 
 
 def _keyed(
-    symbol: str, snapshots: Iterator[BookSnapshot]
-) -> Iterator[tuple[datetime, str, BookSnapshot]]:
-    for snapshot in snapshots:
-        yield snapshot.at, symbol, snapshot
+    symbol: str, events: Iterator[tuple[datetime, BookSnapshot | Candle]]
+) -> Iterator[tuple[datetime, str, BookSnapshot | Candle]]:
+    for at, event in events:
+        yield at, symbol, event
 
 
 def market_feed_start(*, seed: int = 20261121) -> threading.Event:

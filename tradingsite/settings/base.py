@@ -312,6 +312,22 @@ MARKET_FEED = env_str("MARKET_FEED", "off")
 if MARKET_FEED not in {"off", "simulated"}:
     raise ImproperlyConfigured(f"MARKET_FEED={MARKET_FEED!r}: expected off or simulated")
 
+# The live strategy runner (strategies.runner): "inline" evaluates the strategies of a closed
+# bar in the process that closed it, after commit (the embedded default); "celery" sends one
+# task per bar to the queue of its instrument, strategies.bars.<n> with n < STRATEGY_RUNNER_QUEUES
+# (production: one solo worker per queue keeps each instrument's bars in order).
+STRATEGY_RUNNER = env_str("STRATEGY_RUNNER", "inline")
+STRATEGY_RUNNER_QUEUES = env_int("STRATEGY_RUNNER_QUEUES", 1, minimum=1)
+
+
+def strategy_runner_checked(value: str) -> str:
+    if value not in {"inline", "celery"}:
+        raise ImproperlyConfigured(f"STRATEGY_RUNNER={value!r}: expected inline or celery")
+    return value
+
+
+strategy_runner_checked(STRATEGY_RUNNER)
+
 # Urgency thresholds and circuit breakers (execution.domain.urgency.UrgencyConfig and
 # execution.domain.breakers.BreakerConfig): JSON objects of the settings to change, e.g.
 # EXECUTION_BREAKERS='{"halt_after": 90, "max_overrides": 3}' (durations in seconds). Checked at

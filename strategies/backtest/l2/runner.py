@@ -741,10 +741,9 @@ class _Run:
             cash = self.config.initial_cash + state.realized_pnl
             equity = cash + state.unrealized_pnl(mid)
             reserved = ZERO
-            for order in self.orders.values():
-                if order.status.is_open:
-                    price = mid if order.limit_ticks is None else self.grid.price(order.limit_ticks)
-                    reserved += self.grid.quantity(order.remaining_lots) * price
+            for order in self.engine.open_orders(self.symbol):
+                price = mid if order.limit_ticks is None else self.grid.price(order.limit_ticks)
+                reserved += self.grid.quantity(order.remaining_lots) * price
             available = cash - abs(state.cost_basis) - reserved
         if day != self.day:
             self.day, self.day_start_equity, self.loss_limit_breached = day, equity, False

@@ -4,6 +4,11 @@ pause and resume through the API, the feed's closed candles, and the Celery path
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -19,10 +24,18 @@ from execution.services.venues import paper_reset
 from strategies.domain.base import Bars, signals_from_targets
 from strategies.kinds import kind_get
 from strategies.models import RunnerState, Signal, SignalOutcome, StrategyEvaluation
-from strategies.runner import Verdict, bar_evaluate, runner_states_clear, strategies_bar_closed
+from strategies.runner import (
+    Verdict,
+    bar_evaluate,
+    runner_queue,
+    runner_states_clear,
+    strategies_bar_closed,
+)
 from strategies.services import strategy_create, strategy_resume
 from tests.execution.api.conftest import client_for
+from tests.execution.tasks.test_celery_worker import ROOT, _test_database_url
 from tests.factories import btc_book, make_account, make_instrument, make_user
+from tradingsite.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: the runner acts on commit
 
@@ -40,6 +53,42 @@ def clean_process():
     yield
     paper_reset()
     runner_states_clear()
+
+
+@pytest.fixture
+def strategies_worker():
+    """A real Celery worker process on the runner's queue of BTC-USDT (as in production)."""
+    conf = celery_app.conf
+    saved = conf.task_always_eager
+    conf.task_always_eager = False
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tradingsite.settings.test",
+        "DATABASE_URL": _test_database_url(),
+        "STRATEGY_RUNNER": "celery",
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "tradingsite", "worker", "--pool=solo",
+        "-Q", runner_queue("BTC-USDT"), "--without-heartbeat", "--without-gossip",
+        "--without-mingle", "--loglevel=INFO",
+    ]  # fmt: skip
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        def worker_log() -> str:
+            log.seek(0)
+            return log.read()
+
+        try:
+            yield worker_log
+        finally:
+            conf.task_always_eager = saved
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -209,3 +258,38 @@ def test_a_refused_bar_names_its_fields_and_writes_nothing(account):
     with pytest.raises(DomainError, match="no 1m candle"):
         bar_evaluate(symbol="BTC-USDT", interval="1m", bar_start=START)
     assert not StrategyEvaluation.objects.exists() and not RunnerState.objects.exists()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@override_settings(STRATEGY_RUNNER="celery")
+def test_a_real_worker_evaluates_a_bar_delivered_twice_once(account, strategies_worker):
+    strategy = strategy_for(account)
+    store()
+    cross = expected_signal_bars()[0][0]
+    for n in range(cross):
+        close_bar(n)  # here, in this process
+    runner_states_clear()  # the worker warms up from the stored candles anyway
+
+    # The crossing bar announced twice (a redelivery), then the next bar as a marker: the
+    # queue is first in, first out and the worker runs one task at a time.
+    for n in (cross, cross, cross + 1):
+        strategies_bar_closed(symbol="BTC-USDT", interval="1m", bar_start=START + MINUTE * n)
+    deadline = time.monotonic() + 60
+    marker = StrategyEvaluation.objects.filter(
+        strategy=strategy, bar_start=START + MINUTE * (cross + 1)
+    )
+    while not marker.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the worker evaluated nothing; its log:\n{strategies_worker()}")
+        time.sleep(0.2)
+
+    at_cross = StrategyEvaluation.objects.filter(
+        strategy=strategy, bar_start=START + MINUTE * cross
+    )
+    assert at_cross.count() == 1 and at_cross.get().signal is not None
+    (signal,) = Signal.objects.filter(strategy=strategy)
+    # The worker decides by its own clock, long after these bars closed: the signal is recorded
+    # once, as expired (the worker has no paper book of its own to trade on anyway).
+    assert signal.outcome == SignalOutcome.EXPIRED
+    assert "duplicate" in strategies_worker()

@@ -77,7 +77,8 @@ def strategies_worker():
 
         def worker_log() -> str:
             log.seek(0)
-            return log.read()
+            text: str = log.read()
+            return text
 
         try:
             yield worker_log

@@ -660,6 +660,16 @@ def _fit_xgboost(
     return booster[: best + 1], best
 
 
+def fit_fold_xgboost(
+    x: FloatArray, labels: FloatArray, names: list[str], split: FoldSplit, config: TrainingConfig
+) -> tuple[bytes, int]:
+    """One fold's XGBoost as ``train_walk_forward`` fits it (on the labelled bars of
+    ``split.fit``, stopped early on ``split.validation``): the model in XGBoost's JSON, cut to
+    its best iteration, and that iteration. Its test window is never read."""
+    booster, best = _fit_xgboost(x, labels, names, split.fit, split.validation, config)
+    return bytes(booster.save_raw("json")), best
+
+
 def _fit_logistic(
     x: FloatArray, labels: FloatArray, rows: npt.NDArray[np.intp], config: TrainingConfig
 ) -> Pipeline:

@@ -18,11 +18,18 @@ from django.utils import timezone
 
 from execution.domain.errors import DomainError
 from execution.domain.metrics import cagr
+from execution.domain.urgency import InvalidConfig
 from execution.domain.values import InstrumentSpec
 from execution.models import Account, Instrument
 from execution.selectors import candle_window
 from mlmodels.models import ModelStatus, ModelVersion
+from mlmodels.selectors import feature_differences
 from strategies.backtest.engine import BacktestConfig, BacktestResult, Trade, run_backtest
+from strategies.backtest.walkforward import (
+    WalkForwardModel,
+    walk_forward_metrics,
+    walk_forward_strategy,
+)
 from strategies.costs import BacktestCosts
 from strategies.domain.base import Bars
 from strategies.kinds import InvalidStrategyConfig, StrategyKind, kind_get
@@ -410,11 +417,10 @@ def backtest_start(
     if kind is None:
         raise InvalidStrategyConfig({"kind": ["name a strategy or a kind"]})
     config_dict: dict[str, Any] = {}
+    strategy_kind: StrategyKind | None = None
     try:
         strategy_kind = kind_get(kind)
         config_dict = strategy_kind.config_to_dict(strategy_kind.config_from_dict(config or {}))
-        if strategy_kind.needs_model:
-            errors["kind"] = [f"a {kind} backtest needs a model: not supported here yet"]
     except InvalidStrategyConfig as error:
         for key, messages in error.errors.items():
             errors[key if key == "kind" else f"config.{key}"] = messages
@@ -424,6 +430,13 @@ def backtest_start(
         errors["interval"] = [f"{interval!r} is not an interval such as 15m, 1h, 1d or 1w"]
     if start is not None and end is not None and start >= end:
         errors["end"] = ["end must be after start"]
+    needs_model = strategy_kind is not None and strategy_kind.needs_model
+    if needs_model and "symbol" not in errors and "interval" not in errors:
+        assert symbol is not None and interval is not None
+        try:
+            backtest_model_version(strategy=strategy, symbol=symbol, interval=interval)
+        except InvalidStrategyConfig as error:
+            errors.update(error.errors)
     costs_dict: dict[str, Any] = {}
     try:
         costs_dict = BacktestCosts.from_dict(costs or {}).to_dict()
@@ -444,6 +457,68 @@ def backtest_start(
         if queue:
             transaction.on_commit(lambda: task.delay(backtest_id))
     return backtest
+
+
+def walk_forward_model(version: ModelVersion) -> WalkForwardModel:
+    """What ``version`` was trained with, for fitting it again fold by fold in a backtest;
+    a stored value this library refuses is named under ``model_version``."""
+    try:
+        return WalkForwardModel.from_plain(
+            training_config=version.training_config,
+            feature_config=version.feature_config,
+            feature_names=version.feature_names,
+            label=f"{version.name} v{version.version}",
+        )
+    except InvalidConfig as error:
+        raise InvalidStrategyConfig(
+            {"model_version": [f"model version {version.pk}: {error.key}: {error}"]}
+        ) from None
+
+
+def backtest_model_version(
+    *, strategy: Strategy | None, symbol: str, interval: str
+) -> ModelVersion:
+    """The model version whose training a backtest of a model kind repeats walk-forward: the
+    strategy's, or without a strategy the active one for ``symbol`` and ``interval``. A missing
+    or mismatched one is refused under ``model_version``."""
+    if strategy is not None:
+        version = strategy.model_version
+        if version is None:
+            raise InvalidStrategyConfig(
+                {"model_version": [f"strategy {strategy.name!r} has no model version"]}
+            )
+    else:
+        version = (
+            ModelVersion.objects.filter(symbol=symbol, interval=interval, status=ModelStatus.ACTIVE)
+            .order_by("-activated_at", "-pk")
+            .first()
+        )
+        if version is None:
+            raise InvalidStrategyConfig(
+                {
+                    "model_version": [
+                        f"no model version is active for {symbol} {interval}: activate one, "
+                        "or backtest a strategy that names one"
+                    ]
+                }
+            )
+    problems = [
+        f"model version {version.pk} was trained on {what}, not {wanted}"
+        for what, wanted in ((version.symbol, symbol), (version.interval, interval))
+        if what != wanted
+    ]
+    if version.algorithm != "xgboost":
+        problems.append(f"model version {version.pk} is {version.algorithm}, not xgboost")
+    differences = feature_differences(version)
+    if differences:
+        problems.append(
+            f"model version {version.pk} was trained on other feature definitions: "
+            + "; ".join(differences)
+        )
+    if problems:
+        raise InvalidStrategyConfig({"model_version": problems})
+    walk_forward_model(version)
+    return version
 
 
 class BacktestProgress:
@@ -530,7 +605,17 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
         )
         order_size = (order_size // spec.lot_size) * spec.lot_size
     kind = kind_get(backtest.kind)
-    strategy = kind.build(kind.config_from_dict(backtest.config))
+    model = None
+    if kind.needs_model:
+        version = backtest_model_version(
+            strategy=backtest.strategy, symbol=backtest.symbol, interval=backtest.interval
+        )
+        model = walk_forward_model(version)
+    strategy = walk_forward_strategy(
+        kind.name, kind.config_from_dict(backtest.config), bars, model=model,
+        progress=lambda fraction, message: report(0.05 + 0.15 * fraction, message),
+    )  # fmt: skip
+    walk_forward = walk_forward_metrics(strategy, bars)
     config = BacktestConfig(
         spec=spec,
         order_size=order_size,
@@ -557,6 +642,7 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
             "first_bar": _iso(bars.starts[0]),
             "last_bar": _iso(bars.starts[-1]),
             "open_trade": _trade(result.open_trade, bars) if result.open_trade else None,
+            **({"walk_forward": walk_forward} if walk_forward else {}),
         },
         "equity_curve": _equity_curve(result),
         "trades": [_trade(trade, bars) for trade in result.trades],

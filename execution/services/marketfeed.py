@@ -5,7 +5,8 @@ gets a seeded random walk of one-minute candles from its last mark, and the L2 s
 (execution.domain.marketsim) turns them into book snapshots, one a second, which go through
 ``paper_book_update`` as any feed's would: resting paper orders fill, positions are marked,
 stops trigger and the spread breaker watches the spread. The walk continues from the last close
-an hour at a time, so the feed runs for as long as the process does.
+an hour at a time, so the feed runs for as long as the process does. Each candle, once closed,
+is stored and announced (``execution.signals.bar_closed``) for the live strategy runner.
 
 The paper venues live in the process that runs the feed (execution.services.venues), so the
 feed runs in the web server's process (tradingsite.asgi starts it when MARKET_FEED is

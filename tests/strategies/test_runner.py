@@ -8,18 +8,20 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import numpy as np
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from execution.domain.errors import DomainError
 from execution.domain.marketsim import Candle as SimCandle
 from execution.models import Candle, Instrument, ParentOrder
-from execution.services.marketfeed import feed_bar_close
+from execution.services.marketfeed import feed_bar_close, market_feed_run
 from execution.services.venues import paper_reset
 from strategies.domain.base import Bars, signals_from_targets
 from strategies.kinds import kind_get
@@ -36,6 +38,7 @@ from tests.execution.api.conftest import client_for
 from tests.execution.tasks.test_celery_worker import ROOT, _test_database_url
 from tests.factories import btc_book, make_account, make_instrument, make_user
 from tradingsite.celery import app as celery_app
+from tradingsite.settings.base import strategy_runner_checked
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: the runner acts on commit
 
@@ -240,6 +243,40 @@ def test_the_feeds_closed_candle_is_stored_and_evaluated_in_process(account):
     feed_bar_close(symbol="BTC-USDT", candle=candle)
     assert Candle.objects.filter(instrument__symbol="BTC-USDT").count() == 1
     assert StrategyEvaluation.objects.filter(strategy=strategy).count() == 1
+
+
+class FakeClock:
+    """Time moves only when the feed sleeps."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += timedelta(seconds=seconds)
+
+
+def test_the_live_feed_stores_each_minute_as_it_closes_and_the_runner_evaluates_it(account):
+    strategy = strategy_for(account)
+    # Three minutes and a second of books, one a second: three candles close on the way.
+    clock = FakeClock(START)
+    sent = market_feed_run(
+        stop=threading.Event(), clock=clock, sleep=clock.sleep, max_snapshots=181
+    )
+    assert sent == 181
+    minutes = [START + MINUTE * n for n in range(3)]
+    stored = Candle.objects.filter(instrument__symbol="BTC-USDT", interval="1m")
+    assert list(stored.values_list("open_time", flat=True)) == minutes
+    evaluated = StrategyEvaluation.objects.filter(strategy=strategy).order_by("bar_start")
+    assert list(evaluated.values_list("bar_start", flat=True)) == minutes
+
+
+def test_the_runner_setting_is_checked_at_start_up():
+    assert strategy_runner_checked("celery") == "celery"
+    with pytest.raises(ImproperlyConfigured, match="STRATEGY_RUNNER='threads'"):
+        strategy_runner_checked("threads")
 
 
 @override_settings(STRATEGY_RUNNER="celery")

@@ -3,13 +3,15 @@ live, costs always charged, bad configuration refused by name."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
 from execution.domain.errors import DomainError
+from execution.domain.positions import ExitReason
+from execution.domain.risk import RiskLimits
 from execution.domain.values import InstrumentSpec, Side
 from strategies.backtest.engine import BacktestConfig, run_backtest
 from strategies.domain.base import Bars, FloatArray, LiveStrategy, signals_from_targets
@@ -203,3 +205,142 @@ def test_prices_off_the_tick_grid_are_refused_naming_the_bar():
     config = BacktestConfig(spec=SPEC, order_size=Decimal(1), initial_cash=Decimal(100))
     with pytest.raises(DomainError, match="bar 1: open"):
         run_backtest(Scripted([0, 0]), bars, config)
+
+
+def bars_ohlc(rows: list[tuple[str, str, str, str]]) -> Bars:
+    """Daily bars from (open, high, low, close) strings."""
+    o, h, lo, c = (np.array([float(row[i]) for row in rows]) for i in range(4))
+    starts = np.datetime64("2024-01-01", "us") + np.arange(len(rows)) * np.timedelta64(1, "D")
+    return Bars(starts, o, h, lo, c, np.zeros(len(rows)))
+
+
+def protected(**kwargs: object) -> BacktestConfig:
+    values: dict[str, object] = {
+        "spec": SPEC,
+        "order_size": Decimal(10),
+        "initial_cash": Decimal(10_000),
+        "fee_rate": Decimal(0),
+        "slippage_bps": Decimal(0),
+    }
+    return BacktestConfig(**(values | kwargs))  # type: ignore[arg-type]
+
+
+PATHS = pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+
+
+@PATHS
+def test_a_gap_through_the_stop_fills_at_the_open_and_reentry_waits_for_a_new_target(reference):
+    bars = bars_ohlc(
+        [
+            ("100", "100", "100", "100"),
+            ("100", "101", "99.5", "100"),  # entry at the open: 100.10 after 10 bps
+            ("97", "98", "96", "97"),  # opens below the stop (99.09): fills at the open
+            ("97", "98", "96", "97"),
+            ("97", "98", "96", "97"),
+            ("97", "98", "97", "97"),  # re-entry at 97.10: its stop 96.12 is not reached
+        ]
+    )
+    config = protected(
+        stop_loss=Decimal("0.01"), fee_rate=Decimal("0.001"), slippage_bps=Decimal(10)
+    )
+    result = run_backtest(Scripted([1, 1, 1, 0, 1, 1]), bars, config, reference=reference)
+    entry, stop, again = result.fills
+    assert (entry.bar, entry.event.price, entry.reason) == (1, Decimal("100.10"), None)
+    # Stop = 100.10 x 0.99 = 99.099, down onto the grid: 99.09. The bar opens at 97: the stop
+    # fills there, slipped 10 bps against us and down onto the grid: 96.903 -> 96.90.
+    assert (stop.bar, stop.event.side, stop.event.price) == (2, Side.SELL, Decimal("96.90"))
+    assert stop.reason is ExitReason.STOP_LOSS
+    assert stop.at == datetime(2024, 1, 3, tzinfo=UTC)  # at the open: the bar's start
+    assert stop.event.fee == Decimal("0.969") and stop.slippage_cost == Decimal("1.00")
+    (trade,) = result.trades
+    assert trade.exit_reason is ExitReason.STOP_LOSS
+    assert trade.net_pnl == Decimal("-32.00") - Decimal("1.001") - Decimal("0.969")
+    # The target stays 1 after the stop: no re-entry; it goes 0 then 1: re-entry at bar 5.
+    assert (again.bar, again.event.side, again.reason) == (5, Side.BUY, None)
+
+
+@PATHS
+def test_a_bar_reaching_both_levels_is_a_stop_at_the_level(reference):
+    bars = bars_ohlc(
+        [
+            ("100", "100", "100", "100"),
+            ("100", "102.5", "98.5", "100"),  # entry at 100; both 99 and 102 inside the bar
+            ("100", "100", "100", "100"),
+        ]
+    )
+    config = protected(stop_loss=Decimal("0.01"), take_profit=Decimal("0.02"))
+    result = run_backtest(Scripted([1, 1, 1]), bars, config, reference=reference)
+    _, stop = result.fills
+    assert (stop.bar, stop.event.price, stop.reason) == (1, Decimal("99"), ExitReason.STOP_LOSS)
+    assert stop.at == datetime(2024, 1, 3, tzinfo=UTC)  # inside the bar: its end
+    assert result.trades[0].net_pnl == Decimal(-10)
+    assert result.final_equity == Decimal(10_000 - 10)
+
+
+@PATHS
+@pytest.mark.parametrize(
+    ("bar", "price"),
+    [
+        (("101", "102.4", "100.5", "102"), Decimal("102")),  # reached inside: at the level
+        (("103", "104", "102.5", "103"), Decimal("103")),  # opens above it: at the open
+    ],
+)
+def test_a_short_or_long_take_profit_fills_at_the_level_or_a_better_open(reference, bar, price):
+    bars = bars_ohlc([("100", "100", "100", "100"), ("100", "100.5", "99.5", "100"), bar, bar])
+    config = protected(take_profit=Decimal("0.02"))
+    result = run_backtest(Scripted([1, 1, 1, 1]), bars, config, reference=reference)
+    _, exit_fill = result.fills
+    assert (exit_fill.bar, exit_fill.event.price) == (2, price)
+    assert exit_fill.reason is ExitReason.TAKE_PROFIT
+    assert result.trades[0].net_pnl == (price - 100) * 10
+    # The mirror image: a short's take profit is below its entry.
+    mirror = bars_ohlc(
+        [
+            ("100", "100", "100", "100"),
+            ("100", "100.5", "99.5", "100"),
+            ("99", "99.5", "97.9", "98"),
+        ]
+    )
+    short = run_backtest(Scripted([-1, -1, -1]), mirror, config, reference=reference)
+    assert [(f.bar, f.event.side, f.event.price) for f in short.fills] == [
+        (1, Side.SELL, Decimal("100")),
+        (2, Side.BUY, Decimal("98")),
+    ]
+
+
+@PATHS
+def test_risk_refusals_are_recorded_with_their_rules_and_nothing_fills(reference):
+    bars = bars_of(["100", "100", "100", "100"], ["100", "100", "100", "100"])
+    # 10 x 100 = 1000 is above the order value limit; a 2-unit order is below min notional.
+    spec = InstrumentSpec("TEST", "X", "USD", Decimal("0.01"), Decimal(1), Decimal(1), Decimal(300))
+    config = protected(spec=spec, risk=RiskLimits(max_order_value=Decimal(500)))
+    result = run_backtest(Scripted([1, 1, 0.2, 0.2]), bars, config, reference=reference)
+    assert result.fills == ()
+    assert [(r.bar, r.side, r.quantity) for r in result.refusals] == [
+        (0, Side.BUY, Decimal(10)),
+        (2, Side.BUY, Decimal(2)),
+    ]
+    assert result.refusal_counts == {"max_order_value": 1, "min_notional": 1}
+    assert result.final_equity == Decimal(10_000)
+    # Room for the order: it goes through, and the position is capped by max_position_value.
+    ok = run_backtest(
+        Scripted([1, 1, 1, 1]),
+        bars,
+        protected(risk=RiskLimits(max_position_value=Decimal("0.05"))),
+        reference=reference,
+    )
+    assert ok.fills == () and ok.refusal_counts == {"max_position_value": 1}
+    fine = run_backtest(
+        Scripted([1, 1, 1, 1]), bars, protected(risk=RiskLimits()), reference=reference
+    )
+    assert [f.event.quantity for f in fine.fills] == [Decimal(10)] and fine.refusals == ()
+
+
+def test_bad_protective_levels_are_refused_naming_the_field():
+    for kwargs, field in (
+        ({"stop_loss": Decimal(0)}, "stop_loss"),
+        ({"stop_loss": Decimal(1)}, "stop_loss"),
+        ({"take_profit": Decimal("-0.1")}, "take_profit"),
+    ):
+        with pytest.raises(DomainError, match=field):
+            protected(**kwargs)

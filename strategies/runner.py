@@ -20,8 +20,11 @@ Evaluating one strategy on one bar, ``strategy_evaluate``:
    or a retry after a crash anywhere in this step, finds the claim or nothing at all: never a
    second signal.
 2. After commit, a pending signal goes to ``signal_execute`` on the strategy's account, and its
-   outcome (executed with its parent order, refused, skipped) is written on it. A crash between
-   the two leaves the signal pending: it is never executed twice (a retry finds the claim).
+   outcome (executed with its parent order, refused, skipped) is written on it in the same
+   transaction as the parent order, with the signal's row locked (``signal_carry_out``). A
+   crash between the two steps leaves the signal pending with nothing placed; the
+   ``strategies.carry_out_pending_signals`` beat task then executes it while it is within its
+   decay, or expires it: never lost, never executed twice.
 
 Sizing: a full target (1.0) is ``RunnerState.order_size``, fixed at the strategy's first bar on
 the instrument (``max_position_size`` of the account's equity at that close, on the lot grid,
@@ -243,7 +246,7 @@ def strategy_evaluate(
     if claimed is None:
         return result(Verdict.NO_SIGNAL)
     if claimed.quantity > 0:
-        _signal_carry_out(strategy, instrument.symbol, claimed, now)
+        signal_carry_out(signal_id=claimed.signal.pk, now=now)
         claimed.signal.refresh_from_db()
     return result(Verdict.SIGNALLED, claimed.signal)
 
@@ -328,28 +331,72 @@ def _signal_claim(
     return _Claimed(signal, side, abs(delta), decision.strength)
 
 
-def _signal_carry_out(strategy: Strategy, symbol: str, claimed: _Claimed, now: datetime) -> None:
-    try:
-        outcome = signal_execute(
-            account_id=strategy.account_id,
-            symbol=symbol,
-            side=claimed.side.value,
-            strength=claimed.strength,
-            base_quantity=claimed.quantity,
-            strategy_id=strategy.pk,
-            actor=f"strategy:{strategy.pk}",
-            now=now,
+def signal_carry_out(*, signal_id: int, now: datetime | None = None) -> Signal | None:
+    """Execute a pending signal and write its outcome, in one transaction with the signal's
+    row locked: the parent order and the outcome commit together (the venue hears of the
+    order after commit), so a crash anywhere leaves the signal pending with nothing placed,
+    and a second carrier (a retry, the sweep) finds it settled or locked. None: not pending."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        signal = (
+            Signal.objects.select_for_update(skip_locked=True)
+            .select_related("strategy", "instrument")
+            .filter(pk=signal_id, outcome=SignalOutcome.PENDING)
+            .first()
         )
-    except DomainError as error:
-        _signal_settle(claimed.signal, SignalOutcome.REFUSED, str(error))
-        return
-    if outcome.parent_order is not None:
-        detail = f"{outcome.quantity} by parent order {outcome.parent_order.pk} ({outcome.urgency})"
-        _signal_settle(claimed.signal, SignalOutcome.EXECUTED, detail, outcome.parent_order.pk)
-    elif outcome.refused:
-        _signal_settle(claimed.signal, SignalOutcome.REFUSED, "; ".join(outcome.refused))
-    else:
-        _signal_settle(claimed.signal, SignalOutcome.SKIPPED, outcome.skipped or "not executed")
+        if signal is None:
+            return None
+        strategy = signal.strategy
+        age = (now - signal.at).total_seconds()
+        if age > strategy.signal_decay_seconds:
+            _signal_settle(
+                signal, SignalOutcome.EXPIRED,
+                f"still pending {age:.0f} s after the bar closed, beyond the strategy's decay "
+                f"of {strategy.signal_decay_seconds} s",
+            )  # fmt: skip
+            return signal
+        if not signal.size:
+            _signal_settle(signal, SignalOutcome.SKIPPED, "nothing to trade")
+            return signal
+        try:
+            with transaction.atomic():  # a refusal rolls back to here, not the lock
+                outcome = signal_execute(
+                    account_id=strategy.account_id,
+                    symbol=signal.instrument.symbol,
+                    side=signal.side,
+                    strength=signal.strength,
+                    base_quantity=signal.size,
+                    strategy_id=strategy.pk,
+                    actor=f"strategy:{strategy.pk}",
+                    now=now,
+                )
+        except DomainError as error:
+            _signal_settle(signal, SignalOutcome.REFUSED, str(error))
+            return signal
+        if outcome.parent_order is not None:
+            detail = (
+                f"{outcome.quantity} by parent order {outcome.parent_order.pk} ({outcome.urgency})"
+            )
+            _signal_settle(signal, SignalOutcome.EXECUTED, detail, outcome.parent_order.pk)
+        elif outcome.refused:
+            _signal_settle(signal, SignalOutcome.REFUSED, "; ".join(outcome.refused))
+        else:
+            _signal_settle(signal, SignalOutcome.SKIPPED, outcome.skipped or "not executed")
+    return signal
+
+
+def signals_pending_carry_out(*, older_than: timedelta = timedelta(seconds=5)) -> int:
+    """The sweep for signals a crash left pending after their evaluation committed: each is
+    executed now if it is still within its strategy's decay, else expired. Returns how many
+    were settled."""
+    now = timezone.now()
+    pending = Signal.objects.filter(
+        outcome=SignalOutcome.PENDING, created_at__lt=now - older_than
+    ).values_list("pk", flat=True)
+    return sum(
+        signal_carry_out(signal_id=signal_id, now=now) is not None
+        for signal_id in list(pending[:500])
+    )
 
 
 def _signal_settle(

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from celery import shared_task
 
-from strategies.runner import bar_evaluate
+from strategies.runner import bar_evaluate, signals_pending_carry_out
 from strategies.services import backtest_run
 
 
@@ -23,3 +23,9 @@ def evaluate_bar(symbol: str, interval: str, bar_start: str) -> list[str]:
         symbol=symbol, interval=interval, bar_start=datetime.fromisoformat(bar_start)
     )
     return [str(evaluation.verdict) for evaluation in evaluations]
+
+
+@shared_task(name="strategies.carry_out_pending_signals")
+def carry_out_pending_signals() -> int:
+    """Execute (or expire) signals a crash left pending; each is carried out once."""
+    return signals_pending_carry_out()

@@ -31,9 +31,11 @@ from strategies.runner import (
     bar_evaluate,
     runner_queue,
     runner_states_clear,
+    signal_carry_out,
+    signals_pending_carry_out,
     strategies_bar_closed,
 )
-from strategies.services import strategy_create, strategy_resume
+from strategies.services import signal_record, strategy_create, strategy_resume
 from tests.execution.api.conftest import client_for
 from tests.execution.tasks.test_celery_worker import ROOT, _test_database_url
 from tests.factories import btc_book, make_account, make_instrument, make_user
@@ -331,3 +333,29 @@ def test_a_real_worker_evaluates_a_bar_delivered_twice_once(account, strategies_
     # once, as expired (the worker has no paper book of its own to trade on anyway).
     assert signal.outcome == SignalOutcome.EXPIRED
     assert "duplicate" in strategies_worker()
+
+
+def test_a_signal_left_pending_by_a_crash_is_carried_out_once_by_the_sweep(account):
+    """A worker that dies after the evaluation committed but before executing leaves exactly
+    what signal_record leaves: a pending signal with its size. The sweep executes it once
+    while it is within its decay, and expires one past it."""
+    strategy = strategy_for(account, signal_decay_seconds=60)
+    now = datetime.now(UTC)
+    btc_book(now)
+    fresh = signal_record(
+        strategy_id=strategy.pk, symbol="BTC-USDT", at=now - timedelta(seconds=10),
+        side="buy", target_position=1.0, size=D("0.5"),
+    )  # fmt: skip
+    stale = signal_record(
+        strategy_id=strategy.pk, symbol="BTC-USDT", at=now - timedelta(seconds=90),
+        side="buy", target_position=1.0, size=D("0.5"),
+    )  # fmt: skip
+    assert signals_pending_carry_out(older_than=timedelta(0)) == 2
+    fresh.refresh_from_db()
+    stale.refresh_from_db()
+    assert fresh.outcome == SignalOutcome.EXECUTED and fresh.parent_order_id
+    assert stale.outcome == SignalOutcome.EXPIRED and stale.parent_order_id is None
+    # The sweep again, and the runner's own carrier late: nothing more.
+    assert signals_pending_carry_out(older_than=timedelta(0)) == 0
+    assert signal_carry_out(signal_id=fresh.pk) is None
+    assert ParentOrder.objects.filter(strategy_id=strategy.pk).count() == 1

@@ -206,6 +206,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},
     },
+    # A signal whose evaluation committed but whose execution a crash cut off is carried out
+    # (or expired, past its decay): the runner's safety net.
+    "carry-out-pending-signals": {
+        "task": "strategies.carry_out_pending_signals",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
     # A halt that came due while an instrument's feed was quiet is written down.
     "advance-instrument-halts": {
         "task": "execution.advance_instrument_halts",

@@ -481,15 +481,17 @@ def backtest_model_version(
     """The model version whose training a backtest of a model kind repeats walk-forward: the
     strategy's, or without a strategy the active one for ``symbol`` and ``interval``. A missing
     or mismatched one is refused under ``model_version``."""
+    versions = ModelVersion.objects.defer("artifact")  # a backtest refits; it never loads it
     if strategy is not None:
-        version = strategy.model_version
+        version_id = strategy.model_version_id
+        version = None if version_id is None else versions.filter(pk=version_id).first()
         if version is None:
             raise InvalidStrategyConfig(
                 {"model_version": [f"strategy {strategy.name!r} has no model version"]}
             )
     else:
         version = (
-            ModelVersion.objects.filter(symbol=symbol, interval=interval, status=ModelStatus.ACTIVE)
+            versions.filter(symbol=symbol, interval=interval, status=ModelStatus.ACTIVE)
             .order_by("-activated_at", "-pk")
             .first()
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from execution.domain.errors import DomainError
@@ -175,3 +177,29 @@ def test_a_registered_kind_that_needs_no_model():
     assert not KINDS["simple_ml"].needs_model
     with pytest.raises(DomainError, match="unknown setting"):
         parse_config("simple_ml", {"window": 3})
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    lookback=st.integers(1, 6),
+    horizon=st.integers(1, 8),
+    refit_every=st.integers(5, 60),
+    train_window=st.integers(60, 200),
+    cut=st.integers(0, 399),
+    seed=st.integers(0, 2**16),
+)
+def test_property_the_future_never_reaches_the_past(
+    lookback, horizon, refit_every, train_window, cut, seed
+):
+    config = SimpleMlConfig(
+        lookback=lookback, horizon=horizon, refit_every=refit_every, train_window=train_window,
+        min_train_rows=40, ma_window=10, vol_window=10, buy_above=0.51, sell_below=0.49,
+    )  # fmt: skip
+    bars = random_walk_bars(400, seed=seed % 97)
+    strategy = SimpleMl(config)
+    whole = strategy.target_positions(bars)
+    np.testing.assert_array_equal(strategy.target_positions(bars.head(cut + 1)), whole[: cut + 1])
+    close = bars.close.copy()
+    close[cut + 1 :] *= np.random.default_rng(seed).uniform(0.8, 1.2, len(close) - cut - 1)
+    changed = strategy.target_positions(with_closes(bars, close))
+    np.testing.assert_array_equal(changed[: cut + 1], whole[: cut + 1])

@@ -21,6 +21,7 @@ MODULES = [
     "bench.bench_features",
     "bench.bench_ml",
     "bench.bench_backtest",
+    "bench.bench_copy",
     "bench.bench_backtest_l2",
 ]
 

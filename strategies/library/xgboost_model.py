@@ -4,9 +4,12 @@
 Pure: it is given the loaded ``Predictor`` and the ``FeatureConfig`` the model was trained
 with (loading from the registry is the Django side's job). Features come from the feature
 library over candles and volume: ``compute_features`` for a series, ``FeatureState`` for the
-live path, which agree bit for bit. Both paths ask ``Predictor.predict_one`` for each bar, so
-the probabilities (not just their rounding) are the same floats and the decisions agree
-exactly. Flat until every feature the model reads has warmed up.
+live path, which agree bit for bit. A feature whose inputs candles lack (order flow, the book)
+is 0 on every row in both paths, exactly as ``candles_dataset`` gave it to training (the
+platform trains on candles), so a model trained on the whole catalogue runs here. Both paths
+ask ``Predictor.predict_one`` for each bar, so the probabilities (not just their rounding) are
+the same floats and the decisions agree exactly. Flat until every feature the model reads has
+warmed up.
 """
 
 from __future__ import annotations
@@ -97,10 +100,6 @@ class XgboostModel:
             spec = specs.get(name)
             if spec is None:
                 raise InvalidConfig("feature_names", f"the model reads {name!r}, not a feature")
-            if not spec.bundles <= BUNDLES:
-                raise InvalidConfig(
-                    "feature_names", f"the model reads {name!r}, which needs more than candles"
-                )
         names = [spec.name for spec in catalogue(self.feature_config)]
         self._columns = [names.index(name) for name in predictor.feature_names]
         self._warmup = max(specs[name].warm_up for name in predictor.feature_names)

@@ -70,9 +70,18 @@ def test_targets_follow_the_probability_thresholds():
         assert targets[index] == expected
 
 
-def test_a_model_on_book_features_is_refused():
-    with pytest.raises(DomainError, match="spread"):
-        XgboostModel(XgboostModelConfig(), trained_predictor_on(["return_1", "spread"]))
+def test_a_model_trained_on_the_whole_catalogue_runs_on_candles_as_it_was_trained():
+    """Training on candles gives book and flow features as 0 (missing inputs); both paths give
+    them as 0 too, so such a model runs, and its two paths agree."""
+    names = [*FEATURES, "spread", "flow_imbalance"]
+    strategy = XgboostModel(XgboostModelConfig(buy_above=0.55, sell_below=0.45),
+                            trained_predictor(names))  # fmt: skip
+    assert_paths_agree(strategy, BARS, min_signals=1)
+
+
+def test_a_model_on_a_feature_not_in_the_catalogue_is_refused():
+    with pytest.raises(DomainError, match="not_a_feature"):
+        XgboostModel(XgboostModelConfig(), trained_predictor_on(["return_1", "not_a_feature"]))
 
 
 def trained_predictor_on(names: list[str]) -> Predictor:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -312,10 +312,7 @@ def copies_save(
         Order.objects.bulk_create(orders, batch_size=2000)
         ExecutionEvent.objects.bulk_create(events, batch_size=2000)
         CopyTrade.objects.bulk_create(trades, batch_size=2000)
-        if touched:
-            CopySubscription.objects.bulk_update(
-                touched, ["peak_equity", "equity_day", "equity_day_start"], batch_size=2000
-            )
+        _equity_save(touched)
         for account_id in breached:
             account_loss_limit_breach(
                 day=days[account_id], equity=risks[account_id].equity, actor=ACTOR
@@ -331,6 +328,32 @@ def copies_save(
     result.orders.extend(orders)
     result.skipped += len(trades) - len(orders)
     return orders
+
+
+_EQUITY_SAVE = """
+UPDATE copytrading_copysubscription AS s
+SET peak_equity = v.peak, equity_day = v.day, equity_day_start = v.day_start
+FROM (VALUES {rows}) AS v(id, peak, day, day_start)
+WHERE s.id = v.id
+"""
+
+
+def _equity_save(subscriptions: Sequence[CopySubscription]) -> None:
+    """Save peaks and day starts in one statement: bulk_update's CASE per row took 2.5 s of a
+    1,000-follower fan-out on PostgreSQL."""
+    if not subscriptions:
+        return
+    if connection.vendor != "postgresql":
+        CopySubscription.objects.bulk_update(
+            subscriptions, ["peak_equity", "equity_day", "equity_day_start"]
+        )
+        return
+    rows = ", ".join(["(%s::bigint, %s::numeric, %s::date, %s::numeric)"] * len(subscriptions))
+    params: list[Any] = []
+    for s in subscriptions:
+        params.extend([s.pk, s.peak_equity, s.equity_day, s.equity_day_start])
+    with connection.cursor() as cursor:
+        cursor.execute(_EQUITY_SAVE.format(rows=rows), params)
 
 
 def _track_equity(subscription: CopySubscription, equity: Decimal, today: Any) -> bool:
@@ -580,9 +603,7 @@ def copy_stop_loss_check(*, subscription_ids: Sequence[int] | None = None) -> li
                 stopped.append(subscription.pk)
             elif _track_equity(subscription, equity, today):
                 touched.append(subscription)
-        CopySubscription.objects.bulk_update(
-            touched, ["peak_equity", "equity_day", "equity_day_start"]
-        )
+        _equity_save(touched)
     for subscription_id in stopped:
         _copy_stop_loss_stop(subscription_id)
     return stopped

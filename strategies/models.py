@@ -236,6 +236,14 @@ class Backtest(models.Model):
     start = models.DateTimeField(null=True, blank=True, help_text="blank: the first candle")
     end = models.DateTimeField(null=True, blank=True, help_text="blank: after the last candle")
     costs = models.JSONField(default=dict, help_text="fees, slippage, latency, size and cash")
+    comparison = models.ForeignKey(
+        "BacktestComparison",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="backtests",
+        help_text="the comparison run this backtest is one column of",
+    )
     status = models.CharField(
         max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
     )

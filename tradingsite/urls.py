@@ -4,11 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from execution.api.errors import api_not_found
 from execution.api.views import TokenObtainView
+from strategies.report import plotly_js
 from tradingsite import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
     path("admin/", admin.site.urls),
     path("api/v1/trading/", include("execution.api.urls")),
     path("api/v1/ml/", include("mlmodels.api.urls")),

@@ -3,6 +3,7 @@ configs, presets and costs is the services' (strategies.kinds, presets, costs)."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -11,10 +12,12 @@ from rest_framework import serializers
 from execution.api.filters import BIGINT_MAX
 from execution.api.serializers import StrictFieldsMixin
 from mlmodels.api.serializers import openapi_schema
+from strategies.comparison import comparison_state
 from strategies.costs import BacktestCosts
 from strategies.kinds import KINDS
 from strategies.models import (
     Backtest,
+    BacktestComparison,
     BacktestStatus,
     PresetChoice,
     Signal,
@@ -166,3 +169,83 @@ class BacktestStartSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
         data = dict(self.validated_data)
         data["strategy_id"] = data.pop("strategy")
         return data
+
+
+# --- comparisons --------------------------------------------------------------------------------
+
+
+class ComparisonRunSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=KIND_NAMES)
+    config = ConfigField(required=False, default=dict)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # StrictFieldsMixin reads initial_data, which a nested serializer has not.
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field is not accepted here."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class ComparisonStartSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
+    symbol = serializers.CharField(max_length=40)
+    interval = serializers.CharField(max_length=4, help_text="e.g. 15m, 1h, 1d.")
+    start = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    end = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    costs = CostsField(required=False, default=dict)
+    runs = ComparisonRunSerializer(
+        many=True,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The strategies to compare (1 to 8); default: the ML strategies, mean "
+        "reversion and buy and hold.",
+    )
+
+    def arguments(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        if data["runs"] is not None:
+            data["runs"] = [dict(run) for run in data["runs"]]
+        return data
+
+
+class ComparisonBacktestSerializer(serializers.ModelSerializer[Backtest]):
+    status = serializers.ChoiceField(choices=BacktestStatus.values, read_only=True)
+    config = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Backtest
+        fields = ["id", "kind", "config", "status", "progress", "message", "error"]
+        read_only_fields = fields
+
+
+class ComparisonSerializer(serializers.ModelSerializer[BacktestComparison]):
+    costs = serializers.DictField(read_only=True)
+    status = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField(help_text="0 to 1, over all its backtests.")
+    message = serializers.SerializerMethodField()
+    backtests = serializers.SerializerMethodField(help_text="One per run, in the runs' order.")
+
+    class Meta:
+        model = BacktestComparison
+        fields = [
+            "id", "symbol", "interval", "start", "end", "costs", "status", "progress",
+            "message", "backtests", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=BacktestStatus.values))
+    def get_status(self, comparison: BacktestComparison) -> str:
+        return comparison_state(comparison).status
+
+    def get_progress(self, comparison: BacktestComparison) -> float:
+        return comparison_state(comparison).progress
+
+    def get_message(self, comparison: BacktestComparison) -> str:
+        return comparison_state(comparison).message
+
+    @extend_schema_field(ComparisonBacktestSerializer(many=True))
+    def get_backtests(self, comparison: BacktestComparison) -> Any:
+        return ComparisonBacktestSerializer(comparison.backtests.order_by("pk"), many=True).data

@@ -14,6 +14,15 @@ strategy = views.StrategyViewSet.as_view(
 backtests = views.BacktestViewSet.as_view({"get": "list", "post": "create"})
 backtest = views.BacktestViewSet.as_view({"get": "retrieve"})
 backtest_result = views.BacktestViewSet.as_view({"get": "result"})
+# Routes spelt out by hand get none of an action's options: its renderers are given here.
+backtest_report = views.BacktestViewSet.as_view(
+    {"get": "report"}, renderer_classes=views.REPORT_RENDERERS
+)
+comparisons = views.ComparisonViewSet.as_view({"get": "list", "post": "create"})
+comparison = views.ComparisonViewSet.as_view({"get": "retrieve"})
+comparison_report = views.ComparisonViewSet.as_view(
+    {"get": "report"}, renderer_classes=views.REPORT_RENDERERS
+)
 
 app_name = "strategies-api"
 urlpatterns = [
@@ -23,6 +32,10 @@ urlpatterns = [
     path("backtests/", backtests, name="backtests"),
     path("backtests/<str:pk>/", backtest, name="backtest"),
     path("backtests/<str:pk>/result/", backtest_result, name="backtest-result"),
+    path("backtests/<str:pk>/report/", backtest_report, name="backtest-report"),
+    path("comparisons/", comparisons, name="comparisons"),
+    path("comparisons/<str:pk>/", comparison, name="comparison"),
+    path("comparisons/<str:pk>/report/", comparison_report, name="comparison-report"),
     path("<str:pk>/", strategy, name="strategy"),
     *(
         path(f"<str:pk>/{verb}/", views.StrategyViewSet.as_view({"post": verb}), name=verb)

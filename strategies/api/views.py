@@ -9,9 +9,17 @@ from typing import Any
 import django_filters as filters
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer, StaticHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,12 +31,24 @@ from strategies.api.serializers import (
     BacktestResultSerializer,
     BacktestSerializer,
     BacktestStartSerializer,
+    ComparisonSerializer,
+    ComparisonStartSerializer,
     SignalSerializer,
     StrategySerializer,
     StrategyWriteSerializer,
 )
+from strategies.comparison import comparison_report_for, comparison_start
 from strategies.kinds import InvalidStrategyConfig
-from strategies.models import Backtest, Signal, SignalOutcome, SignalSide, Strategy
+from strategies.models import (
+    Backtest,
+    BacktestComparison,
+    BacktestStatus,
+    Signal,
+    SignalOutcome,
+    SignalSide,
+    Strategy,
+)
+from strategies.report import Report, backtest_report, market_for, run_from_backtest
 from strategies.services import (
     backtest_start,
     strategy_create,
@@ -216,6 +236,40 @@ class SignalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Signal]):
         return selectors.signals_for_owner(_owner_id(self.request))
 
 
+# --- reports -------------------------------------------------------------------------------------
+
+
+REPORT_RENDERERS = [StaticHTMLRenderer, JSONRenderer]  # HTML unless ?format=json
+
+
+class NoResultYet(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "no_result_yet"
+
+
+_REPORT_SCHEMA: dict[str, Any] = {
+    "summary": "The Plotly report: price with trades, equity, drawdown and every metric",
+    "description": "A standalone HTML page by default (Plotly.js served by this site, no "
+    "CDN); `?format=json` gives the figure as Plotly JSON with the metrics table and notes. "
+    "409 until it has succeeded.",
+    "parameters": [
+        OpenApiParameter("format", str, enum=["html", "json"], required=False),
+    ],
+    "responses": {
+        (200, "text/html"): OpenApiTypes.STR,
+        (200, "application/json"): OpenApiTypes.OBJECT,
+        409: OpenApiResponse(ERROR_SCHEMA, description="Not finished (or failed)."),
+        **_errors(404),
+    },
+}
+
+
+def _report_response(request: Request, report: Report) -> Response:
+    if request.accepted_renderer.format == "json":
+        return Response(report.to_json())
+    return Response(report.html(reverse("plotly-js")))
+
+
 # --- backtests ----------------------------------------------------------------------------------
 
 
@@ -270,3 +324,74 @@ class BacktestViewSet(
     @action(detail=True)
     def result(self, request: Request, pk: str) -> Response:
         return Response(BacktestResultSerializer(self.get_object()).data)
+
+    @extend_schema(**_REPORT_SCHEMA)
+    @action(detail=True, renderer_classes=REPORT_RENDERERS)
+    def report(self, request: Request, pk: str) -> Response:
+        backtest = self.get_object()
+        if backtest.status != BacktestStatus.SUCCEEDED:
+            raise NoResultYet(f"backtest {backtest.pk} is {backtest.status}: no report yet")
+        run = run_from_backtest(backtest)
+        return _report_response(request, backtest_report(run, market_for(run)))
+
+
+# --- comparisons ---------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your comparison runs, newest first",
+        responses={200: ComparisonSerializer(many=True), **_errors(400)},
+    ),
+    retrieve=extend_schema(
+        summary="One comparison run: its backtests' status and progress",
+        responses={200: ComparisonSerializer, **_errors(404)},
+    ),
+    create=extend_schema(
+        summary="Start a comparison run",
+        description="Backtests each run (default: the ML strategies, mean reversion and buy "
+        "and hold) over exactly the same stored bars of the symbol and interval (the window "
+        "is pinned to the bars stored now) with the same costs, one backtest per run, "
+        "queued for workers. Anything refused is named by field (`runs.<n>.config.<key>`, "
+        "`costs.<key>`, `start` for a window without bars) and nothing is saved. Read the "
+        "side-by-side report at comparisons/{id}/report/ once every backtest has succeeded.",
+        request=ComparisonStartSerializer,
+        responses={201: ComparisonSerializer, **_errors(400)},
+    ),
+)
+class ComparisonViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[BacktestComparison]
+):
+    serializer_class = ComparisonSerializer
+    queryset = BacktestComparison.objects.none()  # the schema's model; requests use get_queryset
+
+    def get_queryset(self) -> QuerySet[BacktestComparison]:
+        return BacktestComparison.objects.filter(owner_id=_owner_id(self.request)).order_by(
+            "-created_at", "-id"
+        )
+
+    def get_object(self) -> BacktestComparison:
+        found: BacktestComparison = _object(
+            self.get_queryset(), str(self.kwargs["pk"]), "comparison"
+        )
+        return found
+
+    def create(self, request: Request) -> Response:
+        form = ComparisonStartSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            comparison = comparison_start(owner_id=_owner_id(request), **form.arguments())
+        except InvalidStrategyConfig as error:
+            raise _refused(error) from None
+        comparison = self.get_queryset().get(pk=comparison.pk)  # eager tasks may have run it
+        return Response(ComparisonSerializer(comparison).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(**_REPORT_SCHEMA)
+    @action(detail=True, renderer_classes=REPORT_RENDERERS)
+    def report(self, request: Request, pk: str) -> Response:
+        comparison = self.get_object()
+        try:
+            report = comparison_report_for(comparison)
+        except InvalidStrategyConfig as error:
+            raise NoResultYet("; ".join(error.errors["comparison"])) from None
+        return _report_response(request, report)

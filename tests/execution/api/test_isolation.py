@@ -87,6 +87,11 @@ STRATEGIES_OPERATIONS = {
     ("post", "backtests/"),
     ("get", "backtests/{id}/"),
     ("get", "backtests/{id}/result/"),
+    ("get", "backtests/{id}/report/"),
+    ("get", "comparisons/"),
+    ("post", "comparisons/"),
+    ("get", "comparisons/{id}/"),
+    ("get", "comparisons/{id}/report/"),
 }
 
 

@@ -37,10 +37,16 @@ def intruder(db):
 def test_an_intruder_sees_none_of_the_traders_strategies_signals_or_backtests(victim, intruder):
     api = intruder["api"]
     strategy, backtest = victim["strategy"], victim["backtest"]
-    for path in ("", "signals/", "backtests/"):
+    for path in ("", "signals/", "backtests/", "comparisons/"):
         assert api.get(BASE + path).data["count"] == 0
     assert api.get(BASE + "signals/", {"strategy": strategy.pk}).data["count"] == 0
-    paths = (f"{strategy.pk}/", f"backtests/{backtest.pk}/", f"backtests/{backtest.pk}/result/")
+    paths = (
+        f"{strategy.pk}/",
+        f"backtests/{backtest.pk}/",
+        f"backtests/{backtest.pk}/result/",
+        f"backtests/{backtest.pk}/report/",
+        f"backtests/{backtest.pk}/report/?format=json",
+    )
     for path in paths:
         response = api.get(BASE + path)
         assert response.status_code == 404

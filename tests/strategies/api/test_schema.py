@@ -23,6 +23,6 @@ def test_no_generated_request_gets_a_server_error(wsgi_app, user, account, btc, 
     backtest_start(owner_id=user.pk, strategy_id=strategy.pk)
     headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
     operations = api_operations(wsgi_app, keep=lambda path: path.startswith(BASE))
-    assert len(operations) == 14
+    assert len(operations) == 19
     failures = server_errors(operations, headers=headers)
     assert not failures, "\n\n".join(failures)

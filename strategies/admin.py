@@ -6,11 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from execution.domain.errors import DomainError
-from strategies.models import Backtest, Signal, Strategy
+from strategies.models import Backtest, BacktestStatus, Signal, Strategy
+from strategies.report import backtest_report, market_for, run_from_backtest
 from strategies.services import (
     backtest_start,
     strategy_clone,
@@ -115,8 +120,34 @@ class SignalAdmin(ReadOnlyAdmin):
 class BacktestAdmin(ReadOnlyAdmin):
     list_display = (
         "id", "kind", "symbol", "interval", "owner", "status", "progress", "created_at",
+        "report",
     )  # fmt: skip
     list_filter = ("status", "kind")
     search_fields = ("symbol", "owner__username", "strategy__name")
     list_select_related = ("owner",)
     exclude = ("equity_curve", "trades")  # long: in the API's result
+    readonly_fields = ("report",)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.report_view)
+        return [
+            path("<int:pk>/report/", view, name="strategies_backtest_report"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="report")
+    def report(self, backtest: Backtest) -> str:
+        if backtest.status != BacktestStatus.SUCCEEDED:
+            return "-"
+        url = reverse("admin:strategies_backtest_report", args=[backtest.pk])
+        return format_html('<a href="{}" target="_blank">report</a>', url)
+
+    def report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The Plotly report for staff who may view backtests (the API's is owner-only)."""
+        backtest = get_object_or_404(Backtest, pk=pk)
+        if not self.has_view_permission(request, backtest):
+            raise PermissionDenied
+        if backtest.status != BacktestStatus.SUCCEEDED:
+            return HttpResponse(f"backtest {pk} is {backtest.status}: no report yet", status=409)
+        run = run_from_backtest(backtest)
+        return HttpResponse(backtest_report(run, market_for(run)).html(reverse("plotly-js")))

@@ -10,6 +10,7 @@ from decimal import Decimal as D
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
 from execution.domain.metrics import cagr
 from execution.domain.values import InstrumentSpec
@@ -207,3 +208,12 @@ def test_a_backtest_without_a_result_has_no_report_yet(user, eurusd):  # noqa: F
     queued = backtest_start(owner_id=user.pk, kind="buy_and_hold", symbol="EURUSD", interval="1h")
     response = client_for(user).get(f"{BASE}backtests/{queued.pk}/report/", {"format": "json"})
     assert response.status_code == 409
+
+
+def test_the_admin_links_each_finished_backtest_to_its_report(client, finished):
+    client.force_login(make_user("boss", staff=True))
+    listing = client.get(reverse("admin:strategies_backtest_changelist"))
+    url = reverse("admin:strategies_backtest_report", args=[finished.pk])
+    assert url in listing.content.decode()
+    page = client.get(url)
+    assert page.status_code == 200 and b"total costs" in page.content

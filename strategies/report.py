@@ -175,11 +175,12 @@ def buy_and_hold(bars: Bars, spec: InstrumentSpec, costs: BacktestCosts) -> BuyA
 
 
 def drawdown(equity: Sequence[float] | FloatArray) -> FloatArray:
-    """Equity over its running peak, minus one: 0 at a peak, negative below it."""
+    """Equity over its running peak, minus one: 0 at a peak, negative below it, and -1 (all
+    lost) at most: equity below zero (no margin call is modelled) loses no more than that."""
     values = np.asarray(equity, dtype=np.float64)
     if values.size == 0:
         return values
-    result: FloatArray = values / np.maximum.accumulate(values) - 1.0
+    result: FloatArray = np.maximum(values / np.maximum.accumulate(values) - 1.0, -1.0)
     return result
 
 
@@ -455,9 +456,12 @@ def _metric_rows(run: Run) -> list[tuple[str, str]]:
         ("Sortino", _ratio(m.get("sortino_ratio"))),
         (
             "max drawdown",
-            f"{_percent(-float(drawdown_.get('depth', 0.0)))} "
+            "-100.00% (ruined)"
+            if m.get("ruined")
+            else f"{_percent(-float(drawdown_.get('depth', 0.0)))} "
             f"({_money(drawdown_.get('peak_to_trough'))})",
         ),
+        ("ruined", _ruined(m.get("ruined"))),
         ("win rate", _percent(m.get("win_rate")) if trades else "no trades"),
         ("profit factor", _profit_factor(m.get("profit_factor"), trades)),
         ("exposure", _percent(_exposure(run))),
@@ -494,6 +498,12 @@ def _benchmark_rows(
         ("buy and hold: fee", _money(benchmark.fee)),
         ("buy and hold: slippage", _money(benchmark.slippage_cost)),
     ]
+
+
+def _ruined(record: Any) -> str:
+    if not isinstance(record, Mapping):
+        return "no"
+    return f"at {_short_time(record.get('at'))}, equity {_money(record.get('equity'))}"
 
 
 def _exposure(run: Run) -> float | None:
@@ -538,6 +548,9 @@ def _notes(runs: Sequence[Run], bars: Bars, *, benchmark: bool) -> list[str]:
     if len(bars) > PRICE_BARS:
         notes.append(f"{len(bars)} bars: the price panel merges them into at most {PRICE_BARS}.")
     for run in runs:
+        ruined = run.metrics.get("ruined")
+        if isinstance(ruined, Mapping):
+            notes.append(f"{run.label}: {ruined.get('note')}; its ratios are those before it.")
         record = run.metrics.get("walk_forward")
         if isinstance(record, Mapping):
             notes.append(f"{run.label}: walk-forward, {_WALK_FORWARD}: {_plain(record)}")

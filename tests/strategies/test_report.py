@@ -217,3 +217,18 @@ def test_the_admin_links_each_finished_backtest_to_its_report(client, finished):
     assert url in listing.content.decode()
     page = client.get(url)
     assert page.status_code == 200 and b"total costs" in page.content
+
+
+def test_a_ruined_run_loses_everything_and_no_more():
+    assert drawdown([100.0, 50.0, -20.0]).tolist() == pytest.approx([0, -0.5, -1.0])
+    run = tiny_run()
+    ruined = {"at": "2024-01-01T02:00:00+00:00", "equity": "-5", "note": "ruined here"}
+    metrics = {**run.metrics, "total_return": "-1", "ruined": ruined}
+    report = backtest_report(
+        Run("mine", "sma_crossover", "ABC", "1h", costs(), metrics, run.equity_curve, run.trades),
+        Market(tiny_bars(), SPEC),
+    )
+    table = {label: values[0] for label, values in report.rows}
+    assert table["max drawdown"] == "-100.00% (ruined)" and table["total return"] == "-100.00%"
+    assert table["ruined"] == "at 2024-01-01 02:00, equity -5.00"
+    assert any("ruined here" in note for note in report.notes)

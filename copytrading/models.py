@@ -242,3 +242,45 @@ class CopyTrade(models.Model):
     def __str__(self) -> str:
         what = f"order {self.follower_order_id}" if self.follower_order_id else "skipped"
         return f"{self.kind} {self.side} {self.quantity} of {self.subscription_id}: {what}"
+
+
+class SubscriptionEquitySnapshot(models.Model):
+    """A subscription's equity (start capital plus the P&L of what it copied, net of fees) at
+    the start of a UTC day, taken by the daily task: the P&L series and statistics read these."""
+
+    subscription = models.ForeignKey(
+        CopySubscription, on_delete=models.CASCADE, related_name="equity_snapshots"
+    )
+    day = models.DateField()
+    equity = amount_field()
+    taken_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["subscription_id", "day"]
+        constraints = [
+            # One per day: the task run twice in a day writes nothing the second time.
+            models.UniqueConstraint(fields=["subscription", "day"], name="copy_snap_sub_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"subscription {self.subscription_id} on {self.day}: {self.equity}"
+
+
+class FollowerAccountSnapshot(models.Model):
+    """A follower account's equity and total deposits at the start of a UTC day: the day's
+    P&L is the change in equity less the change in deposits."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    equity = amount_field()
+    deposited = amount_field()
+    taken_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account_id", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="copy_snap_account_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} on {self.day}: {self.equity}"

@@ -219,6 +219,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},
     },
+    # Copy trading: each subscription's equity at the start of the UTC day (the P&L series
+    # and statistics), the copy stop loss between leader fills, and orphaned follower holdings.
+    "copy-equity-snapshots": {
+        "task": "copytrading.take_equity_snapshots",
+        "schedule": crontab(minute=0, hour=0),
+    },
+    "check-copy-stop-losses": {
+        "task": "copytrading.check_copy_stop_losses",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    "report-copy-orphans": {
+        "task": "copytrading.report_copy_orphans",
+        "schedule": crontab(minute=15),
+    },
 }
 
 # --- auth, i18n, static ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""A backtest's costs and account, as validated data with defaults and a schema. Costs are
-always on: fees and slippage must be above zero (the engine allows zero only for its
-agreement test); latency may be zero."""
+"""A backtest's costs, account, protective exits and risk checks, as validated data with
+defaults and a schema. Costs are always on: fees and slippage must be above zero (the engine
+allows zero only for its agreement test); latency may be zero. Stops, take profits and risk
+checks are off unless set (strategies/backtest/engine.py says how each is modelled)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from execution.domain.risk import RiskLimits
 from execution.domain.urgency import about
 from strategies.kinds import InvalidStrategyConfig
+
+NULLABLE = frozenset({"order_size", "stop_loss", "take_profit", "max_position_value",
+                      "daily_loss_limit"})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,12 +53,48 @@ class BacktestCosts:
             positive=True,
         ),
     )
+    stop_loss: Decimal | None = field(
+        default=None,
+        metadata=about(
+            "close a position when price moves this fraction of its entry against it; blank: "
+            "no stop",
+            positive=True,
+            maximum=0.99,
+        ),
+    )
+    take_profit: Decimal | None = field(
+        default=None,
+        metadata=about(
+            "close a position when price moves this fraction of its entry for it; blank: none",
+            positive=True,
+            maximum=10,
+        ),
+    )
+    max_position_value: Decimal | None = field(
+        default=None,
+        metadata=about(
+            "pre-trade check: refuse orders that take the position's value beyond this "
+            "fraction of equity (margin 1, so cash is checked too); blank: no risk checks "
+            "unless daily_loss_limit is set",
+            positive=True,
+            maximum=100,
+        ),
+    )
+    daily_loss_limit: Decimal | None = field(
+        default=None,
+        metadata=about(
+            "pre-trade check: once the day's loss reaches this fraction of the day's starting "
+            "equity, refuse new risk until the next UTC day; blank: none",
+            positive=True,
+            maximum=1,
+        ),
+    )
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
         for f in dataclasses.fields(self):
             value, meta = getattr(self, f.name), f.metadata
-            if value is None and f.name == "order_size":
+            if value is None and f.name in NULLABLE:
                 continue
             number = Decimal(str(value))
             if not number.is_finite():
@@ -79,7 +120,7 @@ class BacktestCosts:
         for key, value in data.items():
             if key not in names:
                 errors[str(key)] = [f"unknown setting; the settings are: {', '.join(names)}"]
-            elif value is None and key == "order_size":
+            elif value is None and key in NULLABLE:
                 values[key] = None
             elif _number(value) is None:
                 errors[key] = [f"{key} must be a number, got {value!r}"]
@@ -93,6 +134,15 @@ class BacktestCosts:
         if errors:
             raise InvalidStrategyConfig(errors)
         return cls(**values)
+
+    def risk_limits(self) -> RiskLimits | None:
+        """The pre-trade checks the run applies; None when neither limit is set."""
+        if self.max_position_value is None and self.daily_loss_limit is None:
+            return None
+        return RiskLimits(
+            max_position_value=self.max_position_value or Decimal(100),
+            daily_loss_limit=self.daily_loss_limit or Decimal(1),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON values: amounts as strings, as ``from_dict`` reads them back (via Decimal)."""
@@ -111,7 +161,7 @@ class BacktestCosts:
             entry.update({b: meta[b] for b in ("minimum", "maximum") if meta[b] is not None})
             if meta["positive"]:
                 entry["exclusiveMinimum"] = 0
-            if f.name == "order_size":
+            if f.name in NULLABLE:
                 entry["nullable"] = True
             entry["description"] = meta["doc"]
             entry["default"] = None if f.default is None else float(f.default)  # type: ignore[arg-type]

@@ -464,7 +464,7 @@ def _metric_rows(run: Run) -> list[tuple[str, str]]:
         ("ruined", _ruined(m.get("ruined"))),
         ("win rate", _percent(m.get("win_rate")) if trades else "no trades"),
         ("profit factor", _profit_factor(m.get("profit_factor"), trades)),
-        ("exposure", _percent(_exposure(run))),
+        ("exposure", _percent(_number(run.metrics.get("exposure")))),
         ("trades (closed)", str(trades)),
         ("open at the end", "yes" if m.get("open_trade") else "no"),
         ("total costs", _money(m.get("total_costs"))),
@@ -504,18 +504,6 @@ def _ruined(record: Any) -> str:
     if not isinstance(record, Mapping):
         return "no"
     return f"at {_short_time(record.get('at'))}, equity {_money(record.get('equity'))}"
-
-
-def _exposure(run: Run) -> float | None:
-    """The saved exposure counts closed trades only; a trade still open at the end (buy and
-    hold's, always) is in the market too, from its entry to the last bar."""
-    exposure = _number(run.metrics.get("exposure"))
-    open_trade = run.metrics.get("open_trade")
-    if exposure is None or not open_trade:
-        return exposure
-    span = (run.last_bar - run.first_bar).total_seconds()
-    held = (run.last_bar - datetime.fromisoformat(str(open_trade["entry_time"]))).total_seconds()
-    return min(1.0, exposure + held / span) if span > 0 else exposure
 
 
 def _walk_forward(run: Run) -> str:

@@ -6,6 +6,7 @@ refusal raises ``InvalidStrategyConfig`` with messages by field (``config.fast_w
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from execution.domain.errors import DomainError
-from execution.domain.metrics import cagr
+from execution.domain.metrics import cagr, summarize
 from execution.domain.urgency import InvalidConfig
 from execution.domain.values import InstrumentSpec
 from execution.models import Account, Instrument
@@ -626,18 +627,20 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
         slippage_bps=costs.slippage_bps,
         latency_bars=costs.latency_bars,
         latency=timedelta(seconds=float(costs.latency_seconds)),
+        stop_loss=costs.stop_loss,
+        take_profit=costs.take_profit,
+        risk=costs.risk_limits(),
     )
     report(0.2, f"running {strategy.name} over {len(bars)} bars")
     result = run_backtest(strategy, bars, config)
     report(0.7, "computing metrics")
     seconds = interval_seconds(backtest.interval) or 3600
     closes = [_on_grid(float(c), spec.tick_size) for c in bars.close]
-    summary = result.summary(365 * 86400 / seconds, closes)
+    performance = _performance(result, closes, 365 * 86400 / seconds, bars)
     report(0.9, "saving")
     return {
         "metrics": {
-            **summary.as_dict(),
-            "cagr": cagr(summary.total_return, _span(bars)),
+            **performance,
             **_cost_metrics(result),
             "order_size": str(order_size),
             "bars": len(bars),
@@ -651,6 +654,41 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
     }
 
 
+def _performance(
+    result: BacktestResult, closes: list[Decimal], periods_per_year: float, bars: Bars
+) -> dict[str, Any]:
+    """The summary's metrics and CAGR. An account whose equity reached zero or below is
+    ruined there: returns cannot be measured through it, so the statistics are those of the
+    curve before it, and the run's total return, CAGR and drawdown say everything was lost."""
+    curve = result.equity_curve(closes)
+    ruin = next((i for i, (_, equity) in enumerate(curve) if equity <= 0), None)
+    open_trade = result.open_trade
+    open_since = None if open_trade is None else _moment(bars.starts[open_trade.entry_bar])
+    if ruin is None:
+        summary = summarize(curve, result.closed_trades(), periods_per_year, open_since=open_since)
+        return {**summary.as_dict(), "cagr": cagr(summary.total_return, _span(bars)),
+                "ruined": None}  # fmt: skip
+    at, equity = curve[ruin]
+    before = curve[:ruin]
+    metrics: dict[str, Any] = {}
+    if len(before) >= 2:
+        trades = [t for t in result.closed_trades() if t.closed_at < at]
+        metrics = dict(summarize(before, trades, periods_per_year).as_dict())
+    depth = {"depth": -1.0, "peak_to_trough": None, "trough_at": at.isoformat()}
+    return {
+        **metrics,
+        "total_return": "-1",
+        "cagr": -1.0,
+        "max_drawdown": {**dict(metrics.get("max_drawdown") or {}), **depth},
+        "ruined": {
+            "at": at.isoformat(),
+            "equity": str(equity),
+            "note": "equity reached zero or below: the account was ruined here (no margin "
+            "call is modelled; set max_position_value to check cash and margin before orders)",
+        },
+    }
+
+
 def _cost_metrics(result: BacktestResult) -> dict[str, Any]:
     fees = sum((f.event.fee for f in result.fills), Decimal(0))
     slippage = sum((f.slippage_cost for f in result.fills), Decimal(0))
@@ -661,6 +699,10 @@ def _cost_metrics(result: BacktestResult) -> dict[str, Any]:
         "total_fees": str(fees),
         "total_slippage_cost": str(slippage),
         "total_costs": str(result.total_costs),
+        "refusals": result.refusal_counts,
+        "protective_exits": dict(
+            Counter(str(t.exit_reason) for t in result.trades if t.exit_reason is not None)
+        ),
     }
 
 
@@ -671,10 +713,14 @@ def _span(bars: Bars) -> timedelta:
     return span
 
 
-def _iso(value: np.datetime64) -> str:
+def _moment(value: np.datetime64) -> datetime:
     moment = value.astype("datetime64[us]").item()
     assert isinstance(moment, datetime)
-    return moment.replace(tzinfo=UTC).isoformat()
+    return moment.replace(tzinfo=UTC)
+
+
+def _iso(value: np.datetime64) -> str:
+    return _moment(value).isoformat()
 
 
 def _equity_curve(result: BacktestResult) -> list[list[Any]]:

@@ -307,11 +307,14 @@ def summarize(
     *,
     risk_free_rate: float = 0.0,
     cash_flows: Iterable[CashFlow] = (),
+    open_since: datetime | None = None,
 ) -> PerformanceSummary:
     """All metrics of a curve and its trades, validating the curve once. With ``cash_flows``
     the return statistics (total return, Sharpe, Sortino, drawdowns) are those of the
     time-weighted curve: a deposit is not a gain, nor a withdrawal a loss; the drawdown's money
-    is then in the index's terms (what the first point's equity would have lost)."""
+    is then in the index's terms (what the first point's equity would have lost).
+    ``open_since``: a position still open at the end, held since then, counts in the exposure
+    (not in the trade statistics, which are of closed trades)."""
     _check_annualisation(periods_per_year, risk_free_rate)
     prepared = _time_weighted(_prepare(curve, min_points=2), cash_flows)
     returns = _simple_returns(prepared.equity)
@@ -327,7 +330,7 @@ def summarize(
         win_rate=win_rate(trades),
         profit_factor=profit_factor(trades),
         average_trade=average_trade(trades),
-        exposure=_exposure(prepared.times[0], prepared.times[-1], trades),
+        exposure=_exposure(prepared.times[0], prepared.times[-1], trades, open_since),
         trade_count=len(trades),
         total_fees=sum((trade.fees for trade in trades), Decimal(0)),
     )
@@ -453,8 +456,16 @@ def _drawdowns(curve: _Curve) -> tuple[Drawdown, timedelta]:
     return deepest, longest
 
 
-def _exposure(start: datetime, end: datetime, trades: Sequence[ClosedTrade]) -> float:
-    intervals = sorted((max(trade.opened_at, start), min(trade.closed_at, end)) for trade in trades)
+def _exposure(
+    start: datetime,
+    end: datetime,
+    trades: Sequence[ClosedTrade],
+    open_since: datetime | None = None,
+) -> float:
+    held = [(trade.opened_at, trade.closed_at) for trade in trades]
+    if open_since is not None:
+        held.append((open_since, end))
+    intervals = sorted((max(opened, start), min(closed, end)) for opened, closed in held)
     covered = timedelta(0)
     # Sweep in order of opening: time up to `reached` is counted already, so overlapping trades
     # add only the part beyond it.

@@ -59,6 +59,11 @@ def test_costs_cost_money(account, eurusd):
         ({"latency_seconds": -1}, "costs.latency_seconds"),
         ({"latency_bars": 1.5}, "costs.latency_bars"),
         ({"spread": 1}, "costs.spread"),
+        ({"stop_loss": 0}, "costs.stop_loss"),
+        ({"stop_loss": 1}, "costs.stop_loss"),
+        ({"take_profit": "x"}, "costs.take_profit"),
+        ({"max_position_value": -1}, "costs.max_position_value"),
+        ({"daily_loss_limit": 2}, "costs.daily_loss_limit"),
     ],
 )
 def test_costs_are_always_on_and_refused_field_by_field(account, eurusd, costs, field):
@@ -89,3 +94,47 @@ def test_another_owners_strategy_cannot_be_backtested(account, btc):
         backtest_start(owner_id=other.owner_id, strategy_id=strategy.pk)
     assert "strategy" in caught.value.errors
     assert Backtest.objects.count() == 0
+
+
+def run(account, costs, kind="sma_crossover", config=None):
+    backtest = backtest_start(
+        owner_id=account.owner_id, kind=kind, symbol="EURUSD", interval="1h",
+        costs=costs, config=config or {},
+    )  # fmt: skip
+    return backtest_run(backtest_id=backtest.pk)
+
+
+def test_stops_take_profits_and_risk_checks_are_set_per_backtest(account, eurusd):
+    plain = run(account, {})
+    protected = run(account, {"stop_loss": "0.002", "take_profit": "0.004"})
+    assert plain.metrics["protective_exits"] == {}
+    exits = protected.metrics["protective_exits"]
+    assert exits["stop_loss"] > 0 and exits["take_profit"] > 0
+    # A protective exit ends a trade early; re-entry waits for a new target (the engine's rule).
+    assert exits["stop_loss"] + exits["take_profit"] <= protected.metrics["trade_count"]
+    assert protected.metrics["final_equity"] != plain.metrics["final_equity"]
+    assert protected.costs["stop_loss"] == "0.002"
+    # A full target is the whole initial cash: at most half of equity in the position refuses
+    # every entry, and the refusals are counted by rule.
+    limited = run(account, {"max_position_value": "0.5"})
+    assert limited.status == "succeeded", limited.error
+    assert limited.metrics["trade_count"] == 0 and limited.metrics["fills"] == 0
+    assert limited.metrics["refusals"]["max_position_value"] > 0
+
+
+def test_a_run_that_loses_everything_is_reported_as_ruined(account, eurusd):
+    """Ten times the capital in every position (order_size), no risk checks: the account's
+    equity goes below zero; the run still succeeds and says where it was ruined."""
+    ruined = run(account, {"order_size": "1000000", "initial_cash": "10000", "fee_rate": "0.001"})
+    assert ruined.status == "succeeded", ruined.error
+    metrics = ruined.metrics
+    assert metrics["ruined"] is not None and D(metrics["ruined"]["equity"]) <= 0
+    assert metrics["total_return"] == "-1" and metrics["cagr"] == -1.0
+    assert metrics["max_drawdown"]["depth"] == -1.0
+
+
+def test_buy_and_hold_is_exposed_all_the_time_it_holds(account, eurusd):
+    """Its one trade never closes: the open position counts in the exposure."""
+    held = run(account, {}, kind="buy_and_hold")
+    assert held.metrics["trade_count"] == 0 and held.metrics["open_trade"] is not None
+    assert held.metrics["exposure"] > 0.99

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/trading/", include("execution.api.urls")),
     path("api/v1/ml/", include("mlmodels.api.urls")),
     path("api/v1/strategies/", include("strategies.api.urls")),
+    path("api/v1/copytrading/", include("copytrading.api.urls")),
     path("api/v1/auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

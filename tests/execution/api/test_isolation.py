@@ -94,10 +94,35 @@ STRATEGIES_OPERATIONS = {
     ("get", "comparisons/{id}/report/"),
 }
 
+# Copy subscriptions and copy trades, each their follower's; the leaderboard shows public
+# strategies only. tests/copytrading/api/test_isolation.py tries every one as an intruder.
+COPYTRADING_BASE = "/api/v1/copytrading/"
+COPYTRADING_OPERATIONS = {
+    ("get", "subscriptions/"),
+    ("post", "subscriptions/"),
+    ("get", "subscriptions/{id}/"),
+    ("patch", "subscriptions/{id}/"),
+    ("delete", "subscriptions/{id}/"),
+    ("post", "subscriptions/{id}/pause/"),
+    ("post", "subscriptions/{id}/resume/"),
+    ("post", "subscriptions/{id}/stop/"),
+    ("get", "subscriptions/{id}/drift/"),
+    ("get", "subscriptions/{id}/pnl/"),
+    ("get", "copy-trades/"),
+    ("get", "summary/"),
+    ("get", "pnl/"),
+    ("get", "leaderboard/"),
+}
+
 
 @pytest.mark.parametrize(
     ("base", "listed"),
-    [(BASE, OPERATIONS), (ML_BASE, ML_OPERATIONS), (STRATEGIES_BASE, STRATEGIES_OPERATIONS)],
+    [
+        (BASE, OPERATIONS),
+        (ML_BASE, ML_OPERATIONS),
+        (STRATEGIES_BASE, STRATEGIES_OPERATIONS),
+        (COPYTRADING_BASE, COPYTRADING_OPERATIONS),
+    ],
 )
 def test_every_operation_of_the_schema_is_covered_here(api, base, listed):
     paths = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]

@@ -236,6 +236,10 @@ class Backtest(models.Model):
     start = models.DateTimeField(null=True, blank=True, help_text="blank: the first candle")
     end = models.DateTimeField(null=True, blank=True, help_text="blank: after the last candle")
     costs = models.JSONField(default=dict, help_text="fees, slippage, latency, size and cash")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="backtests",
+        help_text="A model kind's version, chosen when asked for; refitted walk-forward.",
+    )  # fmt: skip
     comparison = models.ForeignKey(
         "BacktestComparison",
         null=True,

@@ -432,10 +432,13 @@ def backtest_start(
     if start is not None and end is not None and start >= end:
         errors["end"] = ["end must be after start"]
     needs_model = strategy_kind is not None and strategy_kind.needs_model
+    model_version = None
     if needs_model and "symbol" not in errors and "interval" not in errors:
         assert symbol is not None and interval is not None
         try:
-            backtest_model_version(strategy=strategy, symbol=symbol, interval=interval)
+            model_version = backtest_model_version(
+                strategy=strategy, symbol=symbol, interval=interval
+            )
         except InvalidStrategyConfig as error:
             errors.update(error.errors)
     costs_dict: dict[str, Any] = {}
@@ -450,7 +453,7 @@ def backtest_start(
         backtest = Backtest.objects.create(
             owner_id=owner_id, strategy=strategy, kind=kind, config=config_dict, symbol=symbol,
             interval=interval, start=start, end=end, costs=costs_dict,
-            message="waiting for a worker",
+            model_version=model_version, message="waiting for a worker",
         )  # fmt: skip
         from strategies.tasks import run_backtest as task  # tasks imports this module
 
@@ -610,9 +613,10 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
     kind = kind_get(backtest.kind)
     model = None
     if kind.needs_model:
-        version = backtest_model_version(
-            strategy=backtest.strategy, symbol=backtest.symbol, interval=backtest.interval
-        )
+        # The version chosen when the backtest was asked for, even if another is active now.
+        if backtest.model_version_id is None:
+            raise DomainError("this backtest of a model kind names no model version")
+        version = ModelVersion.objects.defer("artifact").get(pk=backtest.model_version_id)
         model = walk_forward_model(version)
     strategy = walk_forward_strategy(
         kind.name, kind.config_from_dict(backtest.config), bars, model=model,

@@ -129,8 +129,8 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
         model = Backtest
         fields = [
             "id", "strategy", "kind", "config", "symbol", "interval", "start", "end", "costs",
-            "status", "progress", "message", "error", "created_at", "started_at",
-            "finished_at",
+            "model_version", "status", "progress", "message", "error", "created_at",
+            "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
         extra_kwargs = {"progress": {"help_text": "0 to 1."}}

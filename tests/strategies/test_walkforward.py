@@ -248,6 +248,7 @@ def test_xgboost_by_kind_takes_the_active_version_for_the_symbol(account, versio
         owner_id=account.owner_id, kind="xgboost", config=XGB_CONFIG, symbol="EURUSD",
         interval="1h", queue=False,
     )  # fmt: skip
+    assert backtest.model_version_id == version.pk  # pinned when asked for
     run = backtest_run(backtest_id=backtest.pk)
     assert run.status == "succeeded", run.error
     assert run.metrics["walk_forward"]["model"].startswith("eurusd-walk-forward")

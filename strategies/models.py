@@ -218,6 +218,11 @@ class BacktestStatus(models.TextChoices):
     FAILED = "failed", "failed"
 
 
+class BacktestData(models.TextChoices):
+    CANDLES = "candles", "candles"
+    L2 = "l2", "L2 books and trades"
+
+
 class Backtest(models.Model):
     """One backtest run by the ``strategies.run_backtest`` task. The kind and config are a
     snapshot taken when it was asked for, so a result still says what produced it after the
@@ -236,6 +241,13 @@ class Backtest(models.Model):
     start = models.DateTimeField(null=True, blank=True, help_text="blank: the first candle")
     end = models.DateTimeField(null=True, blank=True, help_text="blank: after the last candle")
     costs = models.JSONField(default=dict, help_text="fees, slippage, latency, size and cash")
+    data = models.CharField(
+        max_length=8, choices=BacktestData.choices, default=BacktestData.CANDLES,
+        help_text="what it runs on: stored candles, or stored L2 books and trades",
+    )  # fmt: skip
+    execution = models.JSONField(
+        default=dict, blank=True, help_text="an L2 backtest's execution algorithm and latency"
+    )
     model_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="backtests",
         help_text="A model kind's version, chosen when asked for; refitted walk-forward.",
@@ -275,6 +287,9 @@ class Backtest(models.Model):
                 | Q(end__isnull=True)
                 | Q(start__lt=models.F("end")),
                 name="backtest_start_before_end",
+            ),
+            models.CheckConstraint(
+                condition=Q(data__in=BacktestData.values), name="backtest_data_valid"
             ),
         ]
 

@@ -34,8 +34,11 @@ from strategies.backtest.walkforward import (
 from strategies.costs import BacktestCosts
 from strategies.domain.base import Bars
 from strategies.kinds import InvalidStrategyConfig, StrategyKind, kind_get
+from strategies.l2_backtests import L2Execution, l2_backtest_compute, l2_costs_errors
+from strategies.l2_history import l2_window_problem
 from strategies.models import (
     Backtest,
+    BacktestData,
     BacktestStatus,
     Signal,
     SignalOutcome,
@@ -397,12 +400,16 @@ def backtest_start(
     start: datetime | None = None,
     end: datetime | None = None,
     costs: Mapping[str, Any] | None = None,
+    data: str = BacktestData.CANDLES,
+    execution: Mapping[str, Any] | None = None,
     queue: bool = True,
 ) -> Backtest:
     """Queue a backtest for the ``strategies.run_backtest`` task, of one of the owner's
     strategies (its kind, config, first instrument and interval unless given) or of a kind
     and config; refused input writes nothing. ``queue=False`` leaves it for the caller to
-    run (``backtest_run``, as the ``backtest`` command does in the foreground)."""
+    run (``backtest_run``, as the ``backtest`` command does in the foreground). ``data="l2"``
+    runs on the stored L2 books and trades of the window, worked by ``execution``
+    (``strategies.l2_backtests.L2Execution``)."""
     errors: dict[str, list[str]] = {}
     strategy = None
     if strategy_id is not None:
@@ -446,6 +453,15 @@ def backtest_start(
         costs_dict = BacktestCosts.from_dict(costs or {}).to_dict()
     except InvalidStrategyConfig as error:
         errors.update({f"costs.{key}": messages for key, messages in error.errors.items()})
+    execution_dict: dict[str, Any] = {}
+    if data not in BacktestData.values:
+        errors["data"] = [f"data must be one of {', '.join(BacktestData.values)}, got {data!r}"]
+    elif data == BacktestData.L2:
+        errors.update(_l2_errors(costs_dict, execution, strategy_kind, errors, symbol, start, end))
+        if not any(key.startswith("execution.") for key in errors):
+            execution_dict = L2Execution.from_dict(execution or {}).to_dict()
+    elif execution:
+        errors["execution"] = ["execution settings apply to L2 backtests only (data=l2)"]
     if errors:
         raise InvalidStrategyConfig(errors)
     assert symbol is not None and interval is not None
@@ -453,7 +469,8 @@ def backtest_start(
         backtest = Backtest.objects.create(
             owner_id=owner_id, strategy=strategy, kind=kind, config=config_dict, symbol=symbol,
             interval=interval, start=start, end=end, costs=costs_dict,
-            model_version=model_version, message="waiting for a worker",
+            model_version=model_version, data=data, execution=execution_dict,
+            message="waiting for a worker",
         )  # fmt: skip
         from strategies.tasks import run_backtest as task  # tasks imports this module
 
@@ -461,6 +478,35 @@ def backtest_start(
         if queue:
             transaction.on_commit(lambda: task.delay(backtest_id))
     return backtest
+
+
+def _l2_errors(
+    costs: Mapping[str, Any],
+    execution: Mapping[str, Any] | None,
+    kind: StrategyKind | None,
+    errors: Mapping[str, list[str]],
+    symbol: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> dict[str, list[str]]:
+    """What refuses an L2 backtest: a model kind, costs it cannot honour, bad execution
+    settings, or a window without stored L2 data."""
+    found: dict[str, list[str]] = {}
+    if kind is not None and kind.needs_model:
+        found["data"] = [f"a {kind.name} backtest runs on candles only (walk-forward refits)"]
+    if costs and not any(key.startswith("costs.") for key in errors):
+        problems = l2_costs_errors(BacktestCosts.from_dict(costs))
+        found.update({f"costs.{key}": messages for key, messages in problems.items()})
+    try:
+        L2Execution.from_dict(execution or {})
+    except InvalidStrategyConfig as error:
+        found.update({f"execution.{key}": messages for key, messages in error.errors.items()})
+    if "symbol" not in errors and "end" not in errors:
+        assert symbol is not None
+        problem = l2_window_problem(symbol=symbol, start=start, end=end)
+        if problem is not None:
+            found["data"] = [problem]
+    return found
 
 
 def walk_forward_model(version: ModelVersion) -> WalkForwardModel:
@@ -595,6 +641,9 @@ def _on_grid(value: float, step: Decimal) -> Decimal:
 
 
 def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
+    if backtest.data == BacktestData.L2:
+        seconds = interval_seconds(backtest.interval) or 60
+        return l2_backtest_compute(backtest, report, interval=timedelta(seconds=seconds))
     report(0.05, "loading candles")
     bars = _bars(backtest)
     if len(bars) < 2:

@@ -18,6 +18,7 @@ from strategies.kinds import KINDS
 from strategies.models import (
     Backtest,
     BacktestComparison,
+    BacktestData,
     BacktestStatus,
     PresetChoice,
     Signal,
@@ -124,13 +125,16 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
     status = serializers.ChoiceField(choices=BacktestStatus.values, read_only=True)
     config = serializers.DictField(read_only=True)
     costs = serializers.DictField(read_only=True)
+    # DRF's metaclass takes declared fields out of the class: ``.data`` stays the property.
+    data = serializers.ChoiceField(choices=BacktestData.values, read_only=True)  # type: ignore[assignment]
+    execution = serializers.DictField(read_only=True)
 
     class Meta:
         model = Backtest
         fields = [
             "id", "strategy", "kind", "config", "symbol", "interval", "start", "end", "costs",
-            "model_version", "status", "progress", "message", "error", "created_at",
-            "started_at", "finished_at",
+            "data", "execution", "model_version", "status", "progress", "message", "error",
+            "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
         extra_kwargs = {"progress": {"help_text": "0 to 1."}}
@@ -164,6 +168,15 @@ class BacktestStartSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     start = serializers.DateTimeField(required=False, allow_null=True)
     end = serializers.DateTimeField(required=False, allow_null=True)
     costs = CostsField(required=False, default=dict)
+    data = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=BacktestData.values, default=BacktestData.CANDLES,
+        help_text="Stored candles, or stored L2 books and trades of the window.",
+    )  # fmt: skip
+    execution = serializers.DictField(
+        required=False, default=dict,
+        help_text="L2 only: algorithm (market, limit, twap, ... or auto), algorithm_params, "
+        "maker_fee_rate, latency_ms, latency_jitter_ms, seed, signal_strength.",
+    )  # fmt: skip
 
     def arguments(self) -> dict[str, Any]:
         data = dict(self.validated_data)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
+    path("accounts/", include("tradingsite.accounts_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/trading/", include("execution.api.urls")),
     path("api/v1/ml/", include("mlmodels.api.urls")),

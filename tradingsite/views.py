@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -14,15 +16,21 @@ from execution.selectors import (
 )
 
 
+def _owner_id(request: HttpRequest) -> int:
+    """The signed-in user's id (the views calling this are behind login_required)."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied
+    return request.user.pk
+
+
+@login_required
 def home(request: HttpRequest) -> HttpResponse:
-    context: dict[str, object] = {}
-    if request.user.is_authenticated:
-        owner_id = request.user.pk
-        context = {
-            "accounts": [(a, account_valuation(a)) for a in accounts_for_owner(owner_id)],
-            "positions": positions_for_owner(owner_id).exclude(quantity=0),
-            "orders": orders_for_owner(owner_id)[:20],
-        }
+    owner_id = _owner_id(request)
+    context = {
+        "accounts": [(a, account_valuation(a)) for a in accounts_for_owner(owner_id)],
+        "positions": positions_for_owner(owner_id).exclude(quantity=0),
+        "orders": orders_for_owner(owner_id)[:20],
+    }
     return render(request, "home.html", context)
 
 

@@ -24,12 +24,10 @@ def buy(account, quantity, price, trade_id):
 
 
 @pytest.mark.django_db
-def test_the_home_page_asks_a_visitor_to_sign_in(client):
+def test_the_home_page_sends_a_visitor_to_sign_in(client):
     response = client.get("/")
-    assert response.status_code == 200
-    assert f'href="{reverse("admin:login")}?next=/"' in response.text
-    assert "Sign in" in response.text
-    assert "Your accounts" not in response.text
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next=/"
 
 
 def test_the_home_page_shows_the_users_own_accounts_and_positions(client, account, btc):
@@ -56,3 +54,27 @@ def test_healthz_reports_ok_and_the_database(client):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"status": "ok", "database": connection.vendor}
+
+
+@pytest.mark.django_db
+def test_sign_in_page_signs_in_and_out_by_post_only(client):
+    make_user("alice")
+    page = client.get(reverse("accounts:login"))
+    assert page.status_code == 200
+    assert '<label for="id_username">' in page.text and "csrfmiddlewaretoken" in page.text
+
+    refused = client.post(reverse("accounts:login"), {"username": "alice", "password": "wrong"})
+    assert refused.status_code == 200
+    assert 'class="form-errors"' in refused.text and 'aria-invalid="true"' in refused.text
+
+    signed_in = client.post(
+        reverse("accounts:login"), {"username": "alice", "password": "pw-alice"}
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == reverse("home")
+    assert client.get(reverse("home")).status_code == 200
+
+    assert client.get(reverse("accounts:logout")).status_code == 405  # GET cannot sign out
+    assert client.get(reverse("home")).status_code == 200
+    signed_out = client.post(reverse("accounts:logout"))
+    assert signed_out.status_code == 302 and signed_out["Location"] == reverse("accounts:login")
+    assert client.get(reverse("home")).status_code == 302

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from execution.domain.metrics import cagr
+from execution.domain.metrics import cagr, closed_trades, periods_per_year_for, summarize
 from execution.domain.risk import RiskLimits
 from execution.domain.values import ZERO, InstrumentSpec, exact
 from execution.models import Instrument
@@ -190,7 +190,14 @@ def l2_backtest_compute(
     report(0.2, f"running {strategy.name} over {len(stream):,} L2 events")
     result = run_l2_backtest(strategy, stream, config)
     report(0.8, "computing metrics")
-    summary = result.summary()
+    # As the candle path: a position still open at the end counts in the exposure.
+    open_since = None if result.open_trade is None else result.open_trade.opened_at
+    summary = summarize(
+        result.equity_curve,
+        closed_trades((fill.at, fill.event) for fill in result.fills),
+        periods_per_year_for(result.mark_interval),
+        open_since=open_since,
+    )
     first, last = result.equity_curve[0][0], result.equity_curve[-1][0]
     metrics: dict[str, Any] = {
         **summary.as_dict(),

@@ -83,6 +83,8 @@ def test_an_l2_backtest_runs_through_the_services_and_saves_the_candle_shape(his
     assert metrics["refusals"] == {}
     assert {"total_return", "sharpe_ratio", "max_drawdown", "trade_count"} <= set(metrics)
     assert metrics["trade_count"] == len(done.trades)
+    if metrics["open_trade"] is not None:  # held at the end: it counts in the exposure
+        assert metrics["exposure"] > 0
     assert 2 <= len(done.equity_curve) <= 1000
     assert done.equity_curve[0][1] == 100_000.0
     assert float(metrics["final_equity"]) == pytest.approx(done.equity_curve[-1][1], abs=0.01)

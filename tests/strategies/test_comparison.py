@@ -78,8 +78,8 @@ def test_bad_input_is_refused_by_field_and_nothing_is_saved(user, eurusd, argume
 
 def test_the_api_starts_follows_and_reports_a_comparison_for_its_owner_only(
     user,
-    eurusd,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    eurusd,  # noqa: F811 (the fixture imported above)
+    django_capture_on_commit_callbacks,
 ):
     api = client_for(user)
     body = {

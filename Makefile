@@ -7,7 +7,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev migrate demo clean
+.PHONY: run test lint bench install install-dev migrate demo clean chromium
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs Python 3.11 as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
@@ -44,7 +44,15 @@ lint: install-dev
 	$(BIN)/mypy .
 	DJANGO_SETTINGS_MODULE=tradingsite.settings.test $(PY) manage.py makemigrations --check --dry-run >/dev/null || { echo 'models changed without a migration: run manage.py makemigrations'; exit 1; }
 
-test: install-dev lint
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser download
+# needs the internet): installed here when missing, quietly.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }; }
+
+test: install-dev lint chromium
 	$(BIN)/pytest
 
 # The issue's figures are on PostgreSQL and Redis: use the local ones unless told otherwise.

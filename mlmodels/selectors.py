@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -255,4 +256,28 @@ def model_drift(version: ModelVersion, *, recent_bars: int | None = None) -> Dri
         recent=_window(recent_times),
         overlap_bars=int(np.count_nonzero(recent_times <= trained_to)),
         features=features,
+    )
+
+
+# --- dashboard pages ------------------------------------------------------------------------------
+
+
+def model_version_for_page(version_id: int) -> ModelVersion | None:
+    """One version without its artifact, or None."""
+    return model_versions().filter(pk=version_id).first()
+
+
+def training_run_for_requester(user_id: int, run_id: str) -> TrainingRun | None:
+    """One of the user's training runs, or None (another's, or no such id)."""
+    try:
+        return training_runs_for_requester(user_id).filter(pk=UUID(run_id)).first()
+    except ValueError:
+        return None
+
+
+def importance_ranked(version: ModelVersion) -> list[tuple[str, float]]:
+    """The version's feature importance (gain), largest first."""
+    return sorted(
+        ((str(name), float(value)) for name, value in version.importance.items()),
+        key=lambda pair: (-pair[1], pair[0]),
     )

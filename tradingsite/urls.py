@@ -12,6 +12,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
     path("accounts/", include("tradingsite.accounts_urls")),
+    path("strategies/", include("strategies.urls")),
+    path("models/", include("mlmodels.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/trading/", include("execution.api.urls")),
     path("api/v1/ml/", include("mlmodels.api.urls")),

@@ -34,6 +34,7 @@ from execution.selectors import (
     instrument_halted,
     utc_today,
 )
+from strategies.models import Strategy, StrategyStatus, Visibility
 
 _AMOUNT: DecimalField[Decimal, Decimal] = DecimalField(
     max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES
@@ -223,3 +224,13 @@ def account_risks(
             breaker_refusals=tuple(refusals),
         )
     return risks, days
+
+
+def followable_strategies(follower_id: int) -> QuerySet[Strategy]:
+    """Strategies the follower may start copying: public, not stopped, not their own."""
+    return (
+        Strategy.objects.filter(visibility=Visibility.PUBLIC)
+        .exclude(status=StrategyStatus.STOPPED)
+        .exclude(owner_id=follower_id)
+        .order_by("name", "pk")
+    )

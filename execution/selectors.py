@@ -17,7 +17,7 @@ from django.db.models import Count, DecimalField, F, Max, Min, Q, QuerySet, Sum,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from execution.domain import algos, breakers
+from execution.domain import algos, breakers, urgency
 from execution.domain.errors import DomainError
 from execution.domain.metrics import (
     CashFlow,
@@ -916,3 +916,103 @@ def stored_candle_history() -> list[StoredHistory]:
         )
         for row in rows
     ]
+
+
+# --- The execution monitor (dashboard) --------------------------------------------------------
+
+# The monitor asks plan_execution about a full-strength signal for one unit: at full strength
+# the book alone decides the urgency, and one unit shows the algorithm without sizing noise.
+MONITOR_SIGNAL_STRENGTH = 1.0
+MONITOR_BASE_QUANTITY = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendedExecution:
+    """What plan_execution would do now with the monitor's signal on one side."""
+
+    side: Side
+    urgency: str | None  # None: skipped
+    algorithm: str | None
+    quantity: Decimal | None
+    skipped: str | None  # the reason, when skipped
+    rationale: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentMonitor:
+    """One instrument's live book features, recommended execution and market-wide halt."""
+
+    symbol: str
+    book_at: datetime | None  # None: no book in this process yet
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    spread_bps: Decimal | None
+    features: urgency.BookFeatures | None
+    recommendations: list[RecommendedExecution]
+    halt: InstrumentHaltView
+
+
+def instrument_monitors(*, now: datetime | None = None) -> list[InstrumentMonitor]:
+    """Every active instrument as the execution engine sees it now: the features of its latest
+    paper book (this process's feed), the plan for a buy and a sell, and its halt."""
+    # The venues module imports this one (account_valuation): imported here to avoid a cycle.
+    from execution.services.signal_execution import urgency_config
+    from execution.services.venues import paper_book
+
+    now = now or timezone.now()
+    config = urgency_config()
+    halts = {view.symbol: view for view in instrument_halts(now=now)}
+    monitors = []
+    for instrument in Instrument.objects.filter(is_active=True).order_by("symbol"):
+        market = paper_book(instrument.symbol)
+        halt = halts[instrument.symbol]
+        if market is None or not market[0][1] or not market[0][2]:
+            monitors.append(
+                InstrumentMonitor(instrument.symbol, None, None, None, None, None, [], halt)
+            )
+            continue
+        (_, bids, asks, book_at), history = market
+        features = urgency.book_features(bids=bids, asks=asks, now=book_at, history=history)
+        best_bid, best_ask = bids[0][0], asks[0][0]
+        recommendations = []
+        for side in (Side.BUY, Side.SELL):
+            plan = urgency.plan_execution(
+                features=features, strength=MONITOR_SIGNAL_STRENGTH, side=side,
+                base_quantity=MONITOR_BASE_QUANTITY, best_bid=best_bid, best_ask=best_ask,
+                spec=instrument.spec(), config=config,
+            )  # fmt: skip
+            if isinstance(plan, urgency.SkipExecution):
+                recommendations.append(
+                    RecommendedExecution(side, None, None, None, plan.reason, ())
+                )
+            else:
+                recommendations.append(
+                    RecommendedExecution(
+                        side, plan.urgency.value, plan.algorithm_kind, plan.quantity, None,
+                        plan.rationale,
+                    )
+                )  # fmt: skip
+        with exact():
+            mid = (best_bid + best_ask) / 2
+            spread_bps = ((best_ask - best_bid) / mid * 10_000).quantize(Decimal("0.01"))
+        monitors.append(
+            InstrumentMonitor(
+                instrument.symbol, book_at, best_bid, best_ask, spread_bps, features,
+                recommendations, halt,
+            )
+        )  # fmt: skip
+    return monitors
+
+
+def recent_parent_orders_for_owner(
+    owner_id: int, *, limit: int = 20
+) -> list[tuple[ParentOrder, ExecutionQuality | None]]:
+    """The owner's latest parent orders, newest first, each with its execution quality (its
+    slippage and cost against the market-order baseline), the fills read in one query."""
+    parents = list(parent_orders_for_owner(owner_id).order_by("-created_at", "-pk")[:limit])
+    fills: dict[str, list[tuple[Any, ...]]] = {}
+    for parent_id, *columns in Fill.objects.filter(
+        order__parent__in=[p.pk for p in parents]
+    ).values_list("order__parent_id", *_QUALITY_FILL_COLUMNS):
+        fills.setdefault(parent_id, []).append(tuple(columns))
+    return [(p, _parent_quality(p, fills.get(p.pk, []))) for p in parents]

@@ -14,6 +14,8 @@ urlpatterns = [
     path("accounts/", include("tradingsite.accounts_urls")),
     path("strategies/", include("strategies.urls")),
     path("models/", include("mlmodels.urls")),
+    path("copy/", include("copytrading.urls")),
+    path("execution/", include("execution.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/trading/", include("execution.api.urls")),
     path("api/v1/ml/", include("mlmodels.api.urls")),

@@ -41,7 +41,7 @@ from strategies.models import Backtest
 
 Progress = Callable[[float, str], None]
 EQUITY_POINTS = 1000  # as the candle path saves
-FLIP_SHARE = Decimal("0.45")  # of the cash, the default size: a flip's new side fits beside it
+FULL_SHARE = Decimal("0.95")  # of the cash, the default size: room for the fees and the spread
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,12 +162,11 @@ def l2_costs_errors(costs: BacktestCosts) -> dict[str, list[str]]:
 
 
 def _order_size(costs: BacktestCosts, mid: Decimal, spec: InstrumentSpec) -> Decimal:
-    """The costs' size, or FLIP_SHARE of the initial cash at the first mid, on the lot grid.
-    The L2 risk check always checks cash and does not net a flip's closing part against its
-    opening part, so a full-cash size would have every flip refused for insufficient balance."""
+    """The costs' size, or FULL_SHARE of the initial cash at the first mid, on the lot grid
+    (the L2 risk check always checks cash; a reversal needs balance for its new side only)."""
     if costs.order_size is not None:
         return costs.order_size
-    return (costs.initial_cash * FLIP_SHARE / mid // spec.lot_size) * spec.lot_size
+    return (costs.initial_cash * FULL_SHARE / mid // spec.lot_size) * spec.lot_size
 
 
 def l2_backtest_compute(

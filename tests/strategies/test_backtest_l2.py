@@ -320,3 +320,18 @@ def test_a_crossed_snapshot_is_refused_before_the_run() -> None:
     asks[5] -= asks[5, 0] - stream.bid_ticks[5, 0]  # best ask down onto the best bid
     with pytest.raises(DomainError, match="snapshot 5 is crossed"):
         dataclasses.replace(stream, ask_ticks=asks)
+
+
+def test_a_reversal_needs_balance_for_its_new_side_only() -> None:
+    """Long the whole cash's worth, then short as much: the sell first closes the long, whose
+    margin it frees, so it is accepted (as in the candle backtester)."""
+    mid = float(_stream().price(_stream().levels(0)[1][0][0]))
+    cash = Decimal(10_000)
+    size = (cash / Decimal(repr(mid)) * Decimal("0.9")).quantize(SPEC.lot_size)
+    limits = RiskLimits(max_position_value=Decimal(1))
+    result = run_l2_backtest(
+        Scripted(((20, 1.0), (60, -1.0))), _stream(),
+        _config(algorithm="market", risk_limits=limits, order_size=size, initial_cash=cash),
+    )  # fmt: skip
+    assert result.refusals == ()
+    assert result.position.quantity == -size

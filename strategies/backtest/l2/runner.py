@@ -65,7 +65,7 @@ from execution.domain.metrics import (
     periods_per_year_for,
     summarize,
 )
-from execution.domain.orders import FillEvent, OrderStatus
+from execution.domain.orders import FillEvent, OrderRequest, OrderStatus
 from execution.domain.positions import PositionState, apply_fill
 from execution.domain.quality import BookLevels, ExecutionQuality, QualityFill, execution_quality
 from execution.domain.risk import AccountRisk, RiskLimits, check_order
@@ -652,7 +652,7 @@ class _Run:
         request, client_order_id = action.request, action.client_order_id
         now = to_datetime(self.clock)
         self.child_parent[client_order_id] = parent_id
-        decision = check_order(request, self.config.risk_limits, self._risk(position))
+        decision = check_order(request, self.config.risk_limits, self._risk(position, request))
         if decision.loss_limit_breached_now:
             self.loss_limit_breached = True
         if not decision.accepted:
@@ -734,7 +734,10 @@ class _Run:
 
     # -- the account and the market as of an event -------------------------------------------
 
-    def _risk(self, position: int) -> AccountRisk:
+    def _risk(self, position: int, request: OrderRequest | None = None) -> AccountRisk:
+        """The account as the checks see it; for ``request``, the margin of the part of the
+        position it closes counts as available (as in the candle backtester), so a reversal
+        needs balance for its new side only."""
         state, mid = self.position, self._mid(position)
         day = self.clock // _DAY_US
         with exact():
@@ -745,6 +748,9 @@ class _Run:
                 price = mid if order.limit_ticks is None else self.grid.price(order.limit_ticks)
                 reserved += self.grid.quantity(order.remaining_lots) * price
             available = cash - abs(state.cost_basis) - reserved
+            held = abs(state.quantity)
+            if request is not None and held and (request.side.sign * state.quantity) < 0:
+                available += abs(state.cost_basis) * min(request.quantity, held) / held
         if day != self.day:
             self.day, self.day_start_equity, self.loss_limit_breached = day, equity, False
         return AccountRisk(

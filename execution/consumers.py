@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from execution.services.notify import user_group
 
+# P&L ticks (marks move every position's unrealized P&L) are coalesced per connection: at most
+# one flush per THROTTLE_SECONDS, each carrying the latest value per key, so a fast feed costs a
+# browser a few messages a second instead of one per book update. Other kinds go out at once.
+THROTTLE_SECONDS = 0.25
+THROTTLED_KEYS = {"mark": "symbol", "pnl": "account_id"}
+
 
 class AccountConsumer(AsyncJsonWebsocketConsumer):
-    """Joins the group of the signed-in user only; anonymous connections are refused."""
+    """Joins the group of the signed-in user only; anonymous connections are refused.
+
+    The origin check (AllowedHostsOriginValidator) and the session (AuthMiddlewareStack) are
+    applied around it in tradingsite/asgi.py."""
 
     group: str | None = None
 
@@ -19,6 +29,9 @@ class AccountConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        self._held: dict[tuple[str, str], dict[str, Any]] = {}
+        self._flush: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -26,11 +39,31 @@ class AccountConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            if self._flush is not None:
+                self._flush.cancel()
 
     async def account_update(self, event: dict[str, Any]) -> None:
-        await self.send_json({"kind": event["kind"], "payload": event["payload"]})
+        await self._deliver(event["kind"], event["payload"])
 
     async def account_batch(self, event: dict[str, Any]) -> None:
         """Updates gathered by the sender: the client still gets one message per update."""
         for update in event["updates"]:
-            await self.send_json({"kind": update["kind"], "payload": update["payload"]})
+            await self._deliver(update["kind"], update["payload"])
+
+    async def _deliver(self, kind: str, payload: dict[str, Any]) -> None:
+        key = THROTTLED_KEYS.get(kind)
+        if key is None:
+            await self.send_json({"kind": kind, "payload": payload})
+            return
+        self._held[(kind, str(payload.get(key)))] = payload  # the latest value wins
+        if self._flush is None:
+            loop = asyncio.get_running_loop()
+            wait = max(0.0, self._last_flush + THROTTLE_SECONDS - loop.time())
+            self._flush = loop.call_later(wait, lambda: loop.create_task(self._send_held()))
+
+    async def _send_held(self) -> None:
+        held, self._held = self._held, {}
+        self._flush = None
+        self._last_flush = asyncio.get_running_loop().time()
+        for (kind, _), payload in held.items():
+            await self.send_json({"kind": kind, "payload": payload})

@@ -494,6 +494,95 @@ def account_performance(
     )
 
 
+# --- the dashboard's overview ------------------------------------------------------------------
+
+OVERVIEW_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPnl:
+    """One UTC day's P&L: the next opening's equity (or now, for today) less this opening's and
+    the day's net deposits (money moved in is not a gain)."""
+
+    day: date
+    pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDashboard:
+    account: Account
+    valuation: AccountValuation
+    # Today's opening equity plus today's net deposits; None until the day opens (its first
+    # order or the scheduled opening), when today's P&L is not measured yet.
+    day_baseline: Decimal | None
+    daily_pnl: list[DailyPnl]  # the last OVERVIEW_DAYS days that have an opening, oldest first
+    kill_switch: breakers.KillSwitch
+
+    @property
+    def today_pnl(self) -> Decimal | None:
+        if self.day_baseline is None:
+            return None
+        return self.valuation.equity - self.day_baseline
+
+    @property
+    def pnl_30d(self) -> Decimal:
+        with exact():
+            return sum((point.pnl for point in self.daily_pnl), ZERO)
+
+
+def account_dashboards_for_owner(owner_id: int) -> list[AccountDashboard]:
+    """Each of the owner's accounts with its equity, today's and the last 30 days' P&L day by
+    day, and its kill switch: the overview page and its state endpoint."""
+    today = utc_today()
+    first_day = today - timedelta(days=OVERVIEW_DAYS - 1)
+    accounts = list(accounts_for_owner(owner_id).order_by("pk"))
+    rows: dict[int, list[AccountDay]] = {account.pk: [] for account in accounts}
+    for row in AccountDay.objects.filter(account__in=accounts, day__gte=first_day).order_by("day"):
+        rows[row.account_id].append(row)
+    switches = {view.account.pk: view.kill_switch for view in account_breakers_for_owner(owner_id)}
+    dashboards = []
+    for account in accounts:
+        valuation = account_valuation(account)
+        days = rows[account.pk]
+        # A day's closing equity is the next opening's (before that day's deposits), or now.
+        closings = [later.start_equity for later in days[1:]] + [valuation.equity] * bool(days)
+        daily = [
+            DailyPnl(day=row.day, pnl=close - row.start_equity - row.deposits)
+            for row, close in zip(days, closings, strict=True)
+        ]
+        baseline = days[-1].loss_baseline if days and days[-1].day == today else None
+        dashboards.append(
+            AccountDashboard(
+                account=account,
+                valuation=valuation,
+                day_baseline=baseline,
+                daily_pnl=daily,
+                kill_switch=switches.get(account.pk, breakers.KillSwitch()),
+            )
+        )
+    return dashboards
+
+
+def open_positions_for_owner(owner_id: int) -> QuerySet[Position]:
+    return (
+        positions_for_owner(owner_id)
+        .exclude(quantity=0)
+        .order_by("account_id", "instrument__symbol")
+    )
+
+
+def recent_orders_for_owner(owner_id: int, *, limit: int = 20) -> list[Order]:
+    return list(orders_for_owner(owner_id).order_by("-created_at")[:limit])
+
+
+def recent_fills_for_owner(owner_id: int, *, limit: int = 20) -> list[Fill]:
+    return list(
+        fills_for_owner(owner_id)
+        .select_related("order__account")
+        .order_by("-filled_at", "-pk")[:limit]
+    )
+
+
 # --- parent orders and their execution quality ------------------------------------------------
 
 

@@ -9,6 +9,12 @@ from tradingsite import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("overview/state.json", views.overview_state_json, name="overview-state"),
+    path(
+        "overview/accounts/<int:account_id>/kill-switch/",
+        views.kill_switch,
+        name="kill-switch",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
     path("accounts/", include("tradingsite.accounts_urls")),

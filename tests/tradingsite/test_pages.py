@@ -78,3 +78,72 @@ def test_sign_in_page_signs_in_and_out_by_post_only(client):
     signed_out = client.post(reverse("accounts:logout"))
     assert signed_out.status_code == 302 and signed_out["Location"] == reverse("accounts:login")
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_the_overview_state_is_the_users_own_with_todays_and_30_day_pnl(client, account, btc):
+    buy(account, "0.5", "20000.5", "mine1")  # fee 5, marked at 20000: -0.25 unrealized
+    other = make_user("someone")
+    buy(make_account(other, name="Secret Fund Omega"), "1.2345", "20001.0", "theirs1")
+    client.force_login(account.owner)
+
+    state = client.get(reverse("overview-state")).json()
+
+    [acct] = state["accounts"]
+    assert acct["name"] == "Main" and acct["equity"] == "99994.75"
+    # The day opened at the first order (100,000): today's P&L is the fee and the mark.
+    assert acct["today_pnl"] == "-5.25" and acct["pnl_30d"] == "-5.25"
+    assert [point["pnl"] for point in acct["daily_pnl"]] == ["-5.25"]
+    assert acct["kill_switch"]["on"] is False
+    [position] = state["positions"]
+    assert position["quantity"] == "0.5" and position["unrealized_pnl"] == "-0.25"
+    assert [o["symbol"] for o in state["orders"]] == ["BTC-USDT"]
+    assert [(f["quantity"], f["price"], f["fee"]) for f in state["fills"]] == [
+        ("0.5", "20000.5", "5")
+    ]
+    assert "Secret Fund Omega" not in str(state) and "1.2345" not in str(state)
+
+
+@pytest.mark.django_db
+def test_the_overview_state_needs_sign_in(client):
+    response = client.get(reverse("overview-state"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_the_kill_switch_turns_on_with_a_reason_and_a_confirmation(client, account):
+    client.force_login(account.owner)
+    url = reverse("kill-switch", args=[account.pk])
+    prefix = f"ks{account.pk}"
+
+    refused = client.post(url, {f"{prefix}-action": "on", f"{prefix}-reason": " "})
+    assert refused.status_code == 400
+    page = refused.text
+    assert "Say why: the reason goes into the audit trail." in page
+    assert "Tick the box to confirm." in page
+    assert f'aria-describedby="id_{prefix}-reason-errors"' in page
+    assert client.get(reverse("overview-state")).json()["accounts"][0]["kill_switch"]["on"] is False
+
+    done = client.post(
+        url, {f"{prefix}-action": "on", f"{prefix}-reason": "news day", f"{prefix}-confirm": "on"}
+    )
+    assert done.status_code == 302 and done["Location"] == reverse("home")
+    switch = client.get(reverse("overview-state")).json()["accounts"][0]["kill_switch"]
+    assert switch["on"] is True and switch["reason"] == "news day"
+    page = client.get(reverse("home")).text
+    assert "Kill switch of Main turned on" in page and "Turn kill switch off" in page
+
+    client.post(
+        url, {f"{prefix}-action": "off", f"{prefix}-reason": "calm", f"{prefix}-confirm": "on"}
+    )
+    assert client.get(reverse("overview-state")).json()["accounts"][0]["kill_switch"]["on"] is False
+
+
+def test_the_kill_switch_of_anothers_account_is_not_found_and_needs_post(client, account):
+    intruder = make_user("intruder")
+    client.force_login(intruder)
+    prefix = f"ks{account.pk}"
+    data = {f"{prefix}-action": "on", f"{prefix}-reason": "x", f"{prefix}-confirm": "on"}
+    assert client.post(reverse("kill-switch", args=[account.pk]), data).status_code == 404
+    client.force_login(account.owner)
+    assert client.get(reverse("kill-switch", args=[account.pk])).status_code == 405
+    assert client.get(reverse("overview-state")).json()["accounts"][0]["kill_switch"]["on"] is False

@@ -7,9 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, DecimalField, F, QuerySet, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from copytrading.domain.terms import CopyMode, CopyTerms
@@ -53,6 +56,14 @@ def copy_trades_for_follower(follower_id: int) -> QuerySet[CopyTrade]:
     )
 
 
+def id_set(ids: Iterable[int]) -> Any:
+    """The right side of ``field__in`` for many ids: on PostgreSQL one array parameter (a
+    list of 1,000 placeholders cost more to build and parse than running the query)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
+    return list(ids)
+
+
 def subscription_terms(subscription: CopySubscription) -> CopyTerms:
     """The row's terms as the domain sees them (the database checked them on the way in)."""
     s = subscription
@@ -93,7 +104,9 @@ def copy_books(subscription_ids: Sequence[int]) -> dict[int, CopyBook]:
         return books
     sign = Case(When(follower_order__side=Side.BUY.value, then=Value(1)), default=Value(-1))
     legs = (
-        CopyTrade.objects.filter(subscription_id__in=subscription_ids, follower_order__isnull=False)
+        CopyTrade.objects.filter(
+            subscription_id__in=id_set(subscription_ids), follower_order__isnull=False
+        )
         .values("subscription_id", "instrument_id")
         .annotate(
             quantity=Sum(F("follower_order__filled_quantity") * sign, output_field=_AMOUNT),
@@ -106,7 +119,7 @@ def copy_books(subscription_ids: Sequence[int]) -> dict[int, CopyBook]:
         with exact():
             book.cash -= leg["notional"] or ZERO
     fees = (
-        Fill.objects.filter(order__copy_trade__subscription_id__in=subscription_ids)
+        Fill.objects.filter(order__copy_trade__subscription_id__in=id_set(subscription_ids))
         .values("order__copy_trade__subscription_id")
         .annotate(fees=Sum("fee"))
     )
@@ -134,14 +147,14 @@ def account_valuations(accounts: Sequence[Account]) -> dict[int, AccountValuatio
     currency = {a.pk: a.base_currency for a in accounts}
     deposited = {
         account_id: amount
-        for account_id, code, amount in Balance.objects.filter(account_id__in=ids).values_list(
-            "account_id", "currency", "deposited"
-        )
+        for account_id, code, amount in Balance.objects.filter(
+            account_id__in=id_set(ids)
+        ).values_list("account_id", "currency", "deposited")
         if currency[account_id] == code
     }
     totals = {
         row["account_id"]: row
-        for row in Position.objects.filter(account_id__in=ids)
+        for row in Position.objects.filter(account_id__in=id_set(ids))
         .values("account_id")
         .annotate(
             realized=Sum("realized_pnl"), unrealized=Sum("unrealized_pnl"), margin=Sum("margin")
@@ -149,7 +162,9 @@ def account_valuations(accounts: Sequence[Account]) -> dict[int, AccountValuatio
     }
     reference = Coalesce("price", "stop_price", "instrument__mark_price", Value(ZERO))
     reserved = dict(
-        Order.objects.filter(account_id__in=ids, status__in=OPEN_STATUSES, reduce_only=False)
+        Order.objects.filter(
+            account_id__in=id_set(ids), status__in=OPEN_STATUSES, reduce_only=False
+        )
         .values("account_id")
         .annotate(
             reserved=Sum((F("quantity") - F("filled_quantity")) * reference, output_field=_AMOUNT)
@@ -179,7 +194,9 @@ def account_risks(
     ids = [a.pk for a in accounts]
     valuations = account_valuations(accounts)
     today = utc_today()
-    days = {d.account_id: d for d in AccountDay.objects.filter(account_id__in=ids, day=today)}
+    days = {
+        d.account_id: d for d in AccountDay.objects.filter(account_id__in=id_set(ids), day=today)
+    }
     missing = [a for a in accounts if a.pk not in days]
     if missing:
         AccountDay.objects.bulk_create(
@@ -191,15 +208,19 @@ def account_risks(
         )
         days.update(
             (d.account_id, d)
-            for d in AccountDay.objects.filter(account_id__in=[a.pk for a in missing], day=today)
+            for d in AccountDay.objects.filter(
+                account_id__in=id_set(a.pk for a in missing), day=today
+            )
         )
     positions = dict(
-        Position.objects.filter(account_id__in=ids, instrument=instrument).values_list(
+        Position.objects.filter(account_id__in=id_set(ids), instrument=instrument).values_list(
             "account_id", "quantity"
         )
     )
     states = dict(
-        AccountBreakers.objects.filter(account_id__in=ids).values_list("account_id", "state")
+        AccountBreakers.objects.filter(account_id__in=id_set(ids)).values_list(
+            "account_id", "state"
+        )
     )
     halted = instrument_halted(instrument, now)
     mid = None if instrument.mark_price is None else plain(instrument.mark_price)

@@ -60,6 +60,8 @@
       field(root, "available").textContent = money(num(account.available));
       field(root, "unrealized_pnl").textContent = money(f.unrealized);
       field(root, "realized_pnl").textContent = money(num(account.realized_pnl));
+      var note = field(root, "today_note");
+      if (note && f.today !== null) note.textContent = "since " + money(num(account.day_baseline)) + " at 00:00 UTC";
       var today = field(root, "today_pnl");
       today.textContent = f.today === null ? "—" : money(f.today);
       signClass(today, f.today || 0);
@@ -82,13 +84,22 @@
     });
   }
 
+  function windowRange() {
+    var end = new Date();
+    var start = new Date(end.getTime() - 29 * 86400000);
+    return [start.toISOString().slice(0, 10), end.toISOString().slice(0, 10)].map(function (d, i) {
+      return d + (i ? " 12:00" : " 00:00");
+    });
+  }
+
   function renderChart() {
     var el = document.getElementById("pnl-chart");
     if (!el || !window.Plotly) return;
     var layout = {
       margin: { l: 60, r: 16, t: 16, b: 40 }, showlegend: state.accounts.length > 1,
       legend: { orientation: "h" }, yaxis: { title: { text: "P&L" }, zeroline: true, tickformat: ",.2f" },
-      xaxis: { type: "date", tickformat: "%b %d" }, font: { family: "system-ui, sans-serif" },
+      // The whole window, so one day's point does not stretch across the axis.
+      xaxis: { type: "date", tickformat: "%b %d", range: windowRange() }, font: { family: "system-ui, sans-serif" },
     };
     window.Plotly.react(el, chartTraces(), layout, { displayModeBar: false, responsive: true });
   }

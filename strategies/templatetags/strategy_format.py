@@ -13,13 +13,13 @@ register = template.Library()
 
 @register.filter
 def percent(value: object, places: int = 2) -> str:
-    """0.1234 -> "+12.34%"; blank for no value."""
+    """0.1234 -> "+12.34%"; "n/a" for a missing or undefined value."""
     if value is None or value == "":
-        return ""
+        return "n/a"
     try:
         number = float(str(value))
     except ValueError:
-        return ""
+        return "n/a"
     if not math.isfinite(number):
         return "n/a"
     return f"{number * 100:+.{int(places)}f}%"
@@ -49,6 +49,6 @@ def ns_date(value: object) -> str:
 def drawdown(value: object) -> str:
     """A drawdown depth (a positive fraction of the peak) as a fall: 0.12 -> "-12.00%"."""
     shown = percent(value)
-    if shown in ("", "n/a"):
+    if shown == "n/a":
         return shown
     return "-" + shown[1:]

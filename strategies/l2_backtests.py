@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from execution.domain.metrics import cagr, closed_trades, periods_per_year_for, summarize
+from execution.domain.metrics import closed_trades, periods_per_year_for
 from execution.domain.risk import RiskLimits
 from execution.domain.values import ZERO, InstrumentSpec, exact
 from execution.models import Instrument
@@ -34,6 +34,7 @@ from strategies.backtest.l2 import (
     ParentReport,
     run_l2_backtest,
 )
+from strategies.backtest.performance import performance_metrics
 from strategies.costs import BacktestCosts
 from strategies.kinds import InvalidStrategyConfig, kind_get
 from strategies.l2_history import l2_stream
@@ -189,19 +190,16 @@ def l2_backtest_compute(
     report(0.2, f"running {strategy.name} over {len(stream):,} L2 events")
     result = run_l2_backtest(strategy, stream, config)
     report(0.8, "computing metrics")
-    # As the candle path: a position still open at the end counts in the exposure.
     open_since = None if result.open_trade is None else result.open_trade.opened_at
-    summary = summarize(
-        result.equity_curve,
-        closed_trades((fill.at, fill.event) for fill in result.fills),
-        periods_per_year_for(result.mark_interval),
-        open_since=open_since,
-    )
     first, last = result.equity_curve[0][0], result.equity_curve[-1][0]
     metrics: dict[str, Any] = {
-        **summary.as_dict(),
-        "cagr": cagr(summary.total_return, last - first),
-        "ruined": None,
+        **performance_metrics(
+            result.equity_curve,
+            closed_trades((fill.at, fill.event) for fill in result.fills),
+            periods_per_year_for(result.mark_interval),
+            span=last - first,
+            open_since=open_since,
+        ),
         **_cost_metrics(result),
         "execution": _execution_quality(result.parents),
         "order_size": str(order_size),
@@ -212,6 +210,9 @@ def l2_backtest_compute(
         "market_trades": len(stream.trade_us),
         "first_event": first.isoformat(),
         "last_event": last.isoformat(),
+        # The bars it decided on, as the candle path names them (reports read these).
+        "first_bar": first.isoformat(),
+        "last_bar": last.isoformat(),
         "open_trade": _trade(result.open_trade) if result.open_trade else None,
     }
     report(0.9, "saving")

@@ -36,10 +36,13 @@ from plotly.subplots import make_subplots
 from execution.domain.values import InstrumentSpec, quantize
 from execution.models import Instrument
 from execution.selectors import candle_window
+from strategies.backtest.l2.runner import bars_from_stream
 from strategies.costs import BacktestCosts
 from strategies.domain.base import Bars, FloatArray
 from strategies.kinds import MODEL_KINDS
+from strategies.l2_history import l2_stream
 from strategies.models import Backtest
+from strategies.services import interval_seconds
 
 PRICE_BARS = 2000  # at most this many candles drawn: longer runs merge bars into coarser ones
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -64,6 +67,7 @@ class Run:
     metrics: Mapping[str, Any]
     equity_curve: Sequence[Sequence[Any]]  # [ISO time, equity], thinned
     trades: Sequence[Mapping[str, Any]]  # closed trades, then the open one if any
+    data: str = "candles"  # what it ran on: stored candles, or L2 books ("l2")
 
     @property
     def first_bar(self) -> datetime:
@@ -97,11 +101,18 @@ def run_from_backtest(backtest: Backtest, label: str | None = None) -> Run:
         metrics=backtest.metrics,
         equity_curve=backtest.equity_curve,
         trades=trades,
+        data=backtest.data,
     )
 
 
 def market_for(run: Run) -> Market:
-    """The stored candles the run went over (its first to its last bar) and the grid."""
+    """The stored candles the run went over (its first to its last bar) and the grid; for an
+    L2 run, the bars of the stored books' mids it decided on."""
+    spec = Instrument.objects.get(symbol=run.symbol).spec()
+    if run.data == "l2":
+        interval = timedelta(seconds=interval_seconds(run.interval) or 60)
+        stream = l2_stream(symbol=run.symbol, start=run.first_bar, end=run.last_bar + interval)
+        return Market(bars=bars_from_stream(stream, interval)[0], spec=spec)
     window = candle_window(
         symbol=run.symbol,
         interval=run.interval,
@@ -116,7 +127,7 @@ def market_for(run: Run) -> Market:
         close=window.close,
         volume=window.volume,
     )
-    return Market(bars=bars, spec=Instrument.objects.get(symbol=run.symbol).spec())
+    return Market(bars=bars, spec=spec)
 
 
 # --- buy and hold, drawdown, merged bars (pure) ---------------------------------------------------

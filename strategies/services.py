@@ -18,7 +18,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from execution.domain.errors import DomainError
-from execution.domain.metrics import cagr, summarize
 from execution.domain.urgency import InvalidConfig
 from execution.domain.values import InstrumentSpec
 from execution.models import Account, Instrument
@@ -26,6 +25,7 @@ from execution.selectors import candle_window
 from mlmodels.models import ModelStatus, ModelVersion
 from mlmodels.selectors import feature_differences
 from strategies.backtest.engine import BacktestConfig, BacktestResult, Trade, run_backtest
+from strategies.backtest.performance import performance_metrics
 from strategies.backtest.walkforward import (
     WalkForwardModel,
     walk_forward_metrics,
@@ -710,36 +710,11 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
 def _performance(
     result: BacktestResult, closes: list[Decimal], periods_per_year: float, bars: Bars
 ) -> dict[str, Any]:
-    """The summary's metrics and CAGR. An account whose equity reached zero or below is
-    ruined there: returns cannot be measured through it, so the statistics are those of the
-    curve before it, and the run's total return, CAGR and drawdown say everything was lost."""
-    curve = result.equity_curve(closes)
-    ruin = next((i for i, (_, equity) in enumerate(curve) if equity <= 0), None)
     open_trade = result.open_trade
-    open_since = None if open_trade is None else _moment(bars.starts[open_trade.entry_bar])
-    if ruin is None:
-        summary = summarize(curve, result.closed_trades(), periods_per_year, open_since=open_since)
-        return {**summary.as_dict(), "cagr": cagr(summary.total_return, _span(bars)),
-                "ruined": None}  # fmt: skip
-    at, equity = curve[ruin]
-    before = curve[:ruin]
-    metrics: dict[str, Any] = {}
-    if len(before) >= 2:
-        trades = [t for t in result.closed_trades() if t.closed_at < at]
-        metrics = dict(summarize(before, trades, periods_per_year).as_dict())
-    depth = {"depth": -1.0, "peak_to_trough": None, "trough_at": at.isoformat()}
-    return {
-        **metrics,
-        "total_return": "-1",
-        "cagr": -1.0,
-        "max_drawdown": {**dict(metrics.get("max_drawdown") or {}), **depth},
-        "ruined": {
-            "at": at.isoformat(),
-            "equity": str(equity),
-            "note": "equity reached zero or below: the account was ruined here (no margin "
-            "call is modelled; set max_position_value to check cash and margin before orders)",
-        },
-    }
+    return performance_metrics(
+        result.equity_curve(closes), result.closed_trades(), periods_per_year, span=_span(bars),
+        open_since=None if open_trade is None else _moment(bars.starts[open_trade.entry_bar]),
+    )  # fmt: skip
 
 
 def _cost_metrics(result: BacktestResult) -> dict[str, Any]:

@@ -197,3 +197,17 @@ def test_the_api_starts_an_l2_backtest_and_shows_its_data(
     )  # fmt: skip
     assert refused.status_code == 400 and "data" in refused.json()["errors"]
     assert Backtest.objects.count() == 1
+
+
+def test_the_report_of_an_l2_backtest_draws_the_books_mids(history, quant):
+    from strategies.report import backtest_report, market_for, run_from_backtest
+
+    backtest = backtest_start(
+        owner_id=quant.pk, kind="sma_crossover", config=SMA, symbol="BTC-USDT", interval="1m",
+        data="l2", execution={"algorithm": "market"}, queue=False,
+    )  # fmt: skip
+    run = run_from_backtest(backtest_run(backtest_id=backtest.pk))
+    market = market_for(run)  # no candles are stored: the bars are the books' mids
+    assert len(market.bars) == BARS
+    html = backtest_report(run, market).html("/vendor/plotly.min.js")
+    assert "BTC-USDT" in html and "buy and hold" in html.lower()

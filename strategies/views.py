@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from execution.domain.errors import DomainError
+from execution.models import Instrument
 from strategies import selectors
 from strategies.forms import BacktestForm
 from strategies.kinds import InvalidStrategyConfig
@@ -156,8 +157,12 @@ def backtest_detail(request: HttpRequest, backtest_id: int) -> HttpResponse:
     backtest = _backtest(request, backtest_id)
     context: dict[str, Any] = {"backtest": backtest, "status": _status_body(backtest)}
     if backtest.status == BacktestStatus.SUCCEEDED:
-        run = run_from_backtest(backtest)
-        report = backtest_report(run, market_for(run))
+        try:
+            run = run_from_backtest(backtest)
+            report = backtest_report(run, market_for(run))
+        except (ValueError, Instrument.DoesNotExist) as error:  # its result or bars are gone
+            context["report_problem"] = str(error) or type(error).__name__
+            return render(request, "strategies/backtest.html", context)
         context.update(
             title=report.title,
             figure=json.loads(report.figure.to_json()),

@@ -112,3 +112,8 @@ def test_training_progress_is_the_requesters_only(signed_in, user, eurusd):
     for run_id in (theirs.pk, uuid.uuid4(), "not-a-uuid"):
         url = reverse("mlmodels:training-status", args=[run_id])
         assert signed_in.get(url).status_code == 404, run_id
+
+
+def test_the_models_page_without_models_or_trainings(signed_in, db):
+    page = signed_in.get(reverse("mlmodels:models")).text
+    assert "No model has been trained yet." in page and "You have asked for no trainings." in page

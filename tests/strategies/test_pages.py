@@ -216,3 +216,24 @@ def test_a_queued_backtest_shows_a_progress_bar_that_polls_its_status(signed_in,
         "message": "waiting for a worker", "error": "", "finished": False,
         "report_url": reverse("strategies:backtest", args=[backtest.pk]),
     }  # fmt: skip
+
+
+def test_a_user_without_strategies_is_told_how_to_get_one(client, db):
+    client.force_login(make_user("newcomer"))
+    response = client.get(reverse("strategies:list"))
+    assert response.status_code == 200 and "You have no strategies yet" in response.text
+
+
+def test_a_failed_backtest_says_why(signed_in, strategy):
+    started = backtest_start(
+        owner_id=strategy.owner_id, strategy_id=strategy.pk, queue=False,
+        start=datetime(2030, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    failed = backtest_run(backtest_id=started.pk)
+    assert failed.status == BacktestStatus.FAILED
+
+    page = signed_in.get(reverse("strategies:backtest", args=[failed.pk])).text
+
+    assert "The backtest failed" in page and failed.error in page
+    assert "data-progress-url" not in page
+    assert signed_in.get(reverse("strategies:backtest-status", args=[failed.pk])).json()["finished"]

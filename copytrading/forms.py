@@ -114,7 +114,13 @@ def _percent_field(**kwargs: Any) -> forms.DecimalField:
     )
 
 
-class AllocationForm(forms.Form):
+class _Form(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # labels read as names: "Risk level", not "…:"
+        super().__init__(*args, **kwargs)
+
+
+class AllocationForm(_Form):
     """One subscription's allocation, edited inline in the strategies table."""
 
     allocation_percent = _percent_field(
@@ -198,7 +204,7 @@ class FollowForm(SettingsForm):
         risk.choices = [c for c in RiskLevel.choices if c[0] != RiskLevel.CUSTOM]
 
 
-class StopForm(forms.Form):
+class StopForm(_Form):
     close = forms.BooleanField(
         label="Also close the positions it copied",
         required=False,

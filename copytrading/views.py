@@ -6,7 +6,6 @@ user's subscription ids answer 404 before anything is read or written."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -154,7 +153,7 @@ def _page(
         ],
         "followed": followed,
         "drifts": drifts,
-        "chart_json": json.dumps(chart),
+        "chart": chart,
         "has_series": bool(series),
     }
     return render(request, "copytrading/home.html", context, status=status)

@@ -1026,6 +1026,10 @@ class RecommendedExecution:
     skipped: str | None  # the reason, when skipped
     rationale: tuple[str, ...]
 
+    @property
+    def urgency_label(self) -> str:
+        return "" if self.urgency is None else self.urgency.replace("_", " ")
+
 
 @dataclass(frozen=True, slots=True)
 class InstrumentMonitor:

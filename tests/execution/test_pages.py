@@ -4,6 +4,7 @@ parent orders with their slippage against the market-order baseline (no one else
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -42,8 +43,8 @@ def web(trader) -> Client:
 
 
 def instrument_row(html: str, symbol: str) -> str:
-    start = html.index(f'<tr data-symbol="{symbol}">')
-    return html[start : html.index("</tr>", start)]
+    start = html.index(f'data-symbol="{symbol}"')
+    return html[start : html.index("</article>", start)]
 
 
 def test_signing_in_is_required(db):
@@ -70,11 +71,13 @@ def test_a_live_book_shows_its_features_and_the_recommended_execution(web, trade
     response = web.get(MONITOR)
     assert response.status_code == 200
     row = instrument_row(response.content.decode(), "BTC-USDT")
-    assert '<td class="num">19999.9</td>' in row and '<td class="num">20000.1</td>' in row
+    assert "<dd>19999.9 / 20000.1</dd>" in row
     assert "▲ buying" in row  # OFI direction
     assert 'data-field="stability">0.00<' in row  # the same spread every second: stable
     # A stable spread with a full-strength signal: passive, a post-only limit at the touch.
-    assert '<strong>limit</strong> <span class="muted">(passive_maker)' in row
+    plan = re.search(r'data-field="plan-buy">\s*(.*?)</dd>', row, re.S)
+    assert plan
+    assert re.sub(r"<[^>]+>", " ", plan.group(1)).split() == ["limit", "passive", "maker"]
     assert '<span class="badge status-active">trading</span>' in row
 
 
@@ -124,7 +127,7 @@ def test_the_state_fragment_is_the_live_part(web, trader):
     response = web.get(MONITOR + "state/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<tr data-symbol="BTC-USDT">' in html and 'id="parent-table"' in html
+    assert 'data-symbol="BTC-USDT"' in html and 'id="parent-table"' in html
     assert "<html" not in html  # the fragment alone
     page = web.get(MONITOR).content.decode()
     assert 'data-url="/execution/state/"' in page and "js/execution.js" in page

@@ -177,7 +177,10 @@ class FollowForm(SettingsForm):
         label="Your account",
         queryset=Account.objects.none(),
         empty_label=None,
-        error_messages={"invalid_choice": "choose one of your accounts"},
+        error_messages={
+            "invalid_choice": "choose one of your accounts",
+            "required": "choose one of your accounts (open one first if you have none)",
+        },
         help_text="Paper accounts copy on the paper exchange.",
     )
 

@@ -293,3 +293,30 @@ def test_get_only_and_post_only(web, follower, follower_account, leader):
     subscription = subscribe(follower, follower_account, leader)
     assert web.post(HOME).status_code == 405
     assert web.get(f"{HOME}subscriptions/{subscription.pk}/pause/").status_code == 405
+
+
+def test_a_new_user_sees_empty_states_and_can_follow_nothing_without_an_account(leader):
+    newcomer = make_user("newcomer")
+    web = Client()
+    web.force_login(newcomer)
+    html = web.get(HOME).content.decode()
+    assert "You follow no strategy yet" in html
+    assert "Follow a strategy to set its capital" in html
+    assert "No daily snapshots yet" in html
+    assert f'data-strategy="{leader.pk}"' in html  # the leaderboard is there all the same
+    response = web.post(
+        HOME + "follow/",
+        {"follow-strategy": leader.pk, "follow-allocation_percent": "10",
+         "follow-risk_level": "moderate"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "open one first" in field_error_select(response.content.decode())
+    assert not CopySubscription.objects.exists()
+
+
+def field_error_select(html: str) -> str:
+    found = re.search(
+        r'<ul class="field-errors" id="id_follow-account_error">(.*?)</ul>', html, re.S
+    )
+    assert found and 'aria-describedby="id_follow-account_helptext id_follow-account_error"' in html
+    return found.group(1)

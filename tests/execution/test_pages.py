@@ -132,3 +132,11 @@ def test_the_state_fragment_is_the_live_part(web, trader):
     page = web.get(MONITOR).content.decode()
     assert 'data-url="/execution/state/"' in page and "js/execution.js" in page
     assert web.post(MONITOR).status_code == 405
+
+
+def test_another_users_breakers_are_not_shown(web, trader):
+    make_account(trader, name="Mine")
+    theirs = make_account(make_user("other"), name="Theirs")
+    account_kill_switch_set(account_id=theirs.pk, on=True, reason="their secret")
+    html = web.get(MONITOR + "state/").content.decode()
+    assert "Mine" in html and "Theirs" not in html and "their secret" not in html

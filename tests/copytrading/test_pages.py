@@ -320,3 +320,17 @@ def field_error_select(html: str) -> str:
     )
     assert found and 'aria-describedby="id_follow-account_helptext id_follow-account_error"' in html
     return found.group(1)
+
+
+def test_every_described_by_reference_exists(web, follower, follower_account, leader):
+    subscribe(follower, follower_account, leader)
+    html = web.get(HOME).content.decode()
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    references = {
+        ref for refs in re.findall(r'aria-describedby="([^"]+)"', html) for ref in refs.split()
+    }
+    assert references and references <= ids, references - ids
+    labelled = set(re.findall(r'<label[^>]*for="([^"]+)"', html))
+    inputs = set(re.findall(r'<(?:input|select)(?![^>]*type="hidden")[^>]*id="([^"]+)"', html))
+    # The rest are the stop forms' checkboxes, each inside its label.
+    assert all(name.endswith("-close") for name in inputs - labelled), inputs - labelled

@@ -12,6 +12,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import Model
 from django.test import Client
 
 from copytrading.models import (
@@ -29,7 +30,7 @@ from strategies.runner import runner_states_clear
 from tradingsite import demo
 
 BARS = demo.HISTORY_DAYS * 24 * 60
-ROWS = [
+ROWS: list[type[Model]] = [
     get_user_model(),
     Account,
     Instrument,

@@ -132,3 +132,19 @@ def test_follow_a_strategy_from_the_leaderboard(browser_page, copying):
     form.get_by_role("button", name="Start copying").click()
     expect(page.get_by_text("You now copy Breakout hunter")).to_be_visible()
     assert CopySubscription.objects.get(follower=follower, strategy=strategy).max_position_value
+
+
+@pytest.mark.redis  # the push leaves this process over Redis to the server's consumer
+def test_a_copied_fill_updates_the_summary_without_a_reload(browser_page, copying):
+    follower, subscription = copying
+    page = browser_page
+    sign_in(page, follower)
+    page.goto("/copy/")
+    expect(page.locator("#live-status")).to_have_attribute("data-status", "live")
+    expect(page.locator('#copy-summary [data-field="trades"]')).to_have_text("1")
+    page.evaluate("window.notReloaded = true")
+
+    leader_trade(subscription.strategy, "sell", "1", "20000", "L2")  # copied at once
+
+    expect(page.locator('#copy-summary [data-field="trades"]')).to_have_text("2")
+    assert page.evaluate("window.notReloaded") is True

@@ -44,6 +44,7 @@ from copytrading.statistics import (
     leader_statistics,
     public_strategies,
 )
+from execution.domain.values import plain
 from execution.selectors import account_valuation, accounts_for_owner
 
 LEADERBOARD_SIZE = 20
@@ -80,7 +81,7 @@ def _settings_form(subscription: CopySubscription, data: Any = None) -> Settings
     return SettingsForm(
         data,
         initial={
-            "allocation_percent": subscription.allocation_percent.normalize(),
+            "allocation_percent": plain(subscription.allocation_percent),
             "capital_cap": subscription.capital_cap,
             "risk_level": risk_level_of(subscription),
         },
@@ -91,7 +92,7 @@ def _settings_form(subscription: CopySubscription, data: Any = None) -> Settings
 def _allocation_form(subscription: CopySubscription, data: Any = None) -> AllocationForm:
     return AllocationForm(
         data,
-        initial={"allocation_percent": subscription.allocation_percent.normalize()},
+        initial={"allocation_percent": plain(subscription.allocation_percent)},
         prefix=f"sub{subscription.pk}",
     )
 
@@ -140,8 +141,7 @@ def _page(
     context = {
         "summary": summary,
         "rows": rows,
-        "live_count": len(live),
-        "allocated": sum((s.allocation_percent for s in live), Decimal(0)),
+        "allocated": _allocated(live),
         "settings_for": settings_for,
         "settings_choices": live,
         "settings_form": settings_form,
@@ -157,6 +157,16 @@ def _page(
         "has_series": bool(series),
     }
     return render(request, "copytrading/home.html", context, status=status)
+
+
+def _allocated(live: list[CopySubscription]) -> list[tuple[str, Decimal]]:
+    """Each copying account's name and the percent of its equity its subscriptions use (each
+    account has its own 100%)."""
+    totals: dict[int, tuple[str, Decimal]] = {}
+    for s in live:
+        name, used = totals.get(s.account_id, (s.account.name, Decimal(0)))
+        totals[s.account_id] = (name, used + s.allocation_percent)
+    return [(name, plain(used)) for name, used in totals.values()]
 
 
 def _window_row(window: WindowStatistics) -> dict[str, Any]:
@@ -252,7 +262,7 @@ def allocation(request: HttpRequest, subscription_id: int) -> HttpResponse:
         except InvalidCopyTerms as error:
             add_service_errors(form, error.errors)
         else:
-            percent = form.cleaned_data["allocation_percent"].normalize()
+            percent = plain(form.cleaned_data["allocation_percent"])
             messages.success(
                 request, f"Allocation of {subscription.strategy.name} saved: {percent}%."
             )

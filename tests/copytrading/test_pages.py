@@ -156,6 +156,13 @@ def test_changing_an_allocation_inline_saves_it(web, follower, follower_account,
     assert subscription.allocation_percent == D("42.5")
     html = web.get(HOME).content.decode()
     assert 'value="42.5"' in html and "Allocation of leader saved: 42.5%" in html
+    assert "42.5% of Main allocated" in html
+    web.post(
+        f"{HOME}subscriptions/{subscription.pk}/allocation/",
+        {f"sub{subscription.pk}-allocation_percent": "100"},
+    )
+    html = web.get(HOME).content.decode()
+    assert 'value="100"' in html and "saved: 100%." in html and "100% of Main allocated" in html
 
 
 def test_allocations_over_100_percent_in_total_are_refused_by_the_field(

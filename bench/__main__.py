@@ -23,6 +23,7 @@ MODULES = [
     "bench.bench_backtest",
     "bench.bench_copy",
     "bench.bench_backtest_l2",
+    "bench.bench_ws",
 ]
 
 

@@ -30,7 +30,7 @@ from execution.domain.orders import FillEvent, OrderStatus, status_after_fill
 from execution.domain.positions import PositionState, apply_fill, fee_in_quote
 from execution.domain.values import Liquidity, Side, exact, quantize, to_decimal, to_positive
 from execution.models import EventKind, Fill, Order, Position
-from execution.services.notify import on_commit_broadcast
+from execution.services.notify import on_commit_broadcast, on_commit_pnl_push
 from execution.signals import fill_committed
 from execution.venues.base import VenueFill
 
@@ -397,6 +397,7 @@ def fills_record(
         )  # fmt: skip
     for payload in pushes:
         on_commit_broadcast(owner_id=locked.owner_id, kind="fill", payload=payload)
+    on_commit_pnl_push(account_id=account_id)  # valued after the commit, coalesced
 
     created = {}
     for trade_id, fill in new.items():

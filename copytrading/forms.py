@@ -5,6 +5,7 @@ onto the fields by name (``add_service_errors``), so every refusal shows next to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -90,12 +91,20 @@ _SERVICE_FIELDS = {
 }
 
 
+# The services format percentages with Decimal.normalize(), which writes 80 as "8E+1".
+_EXPONENT = re.compile(r"\b(\d+(?:\.\d+)?)E\+(\d+)\b")
+
+
+def _plain_numbers(message: str) -> str:
+    return _EXPONENT.sub(lambda m: format(Decimal(m.group(0)), "f"), message)
+
+
 def add_service_errors(form: forms.Form, errors: Mapping[str, list[str]]) -> None:
     """A service's refusal (messages by term) onto the form's fields; the rest above it."""
     for key, messages in errors.items():
         name = _SERVICE_FIELDS.get(key)
         target = name if name in form.fields else None
-        for message in messages:
+        for message in map(_plain_numbers, messages):
             form.add_error(target, message if target else f"{key.replace('_', ' ')}: {message}")
 
 

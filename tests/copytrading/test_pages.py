@@ -174,7 +174,10 @@ def test_allocations_over_100_percent_in_total_are_refused_by_the_field(
     field = f"sub{other.pk}-allocation_percent"
     response = web.post(f"{HOME}subscriptions/{other.pk}/allocation/", {field: "50"})
     assert response.status_code == 400
-    assert "more than 100%" in field_error(response.content.decode(), f"id_{field}")
+    message = field_error(response.content.decode(), f"id_{field}")
+    assert "50% with the 60% your other subscriptions on this account use is more than 100%" in (
+        " ".join(message.split())
+    )
     assert row_counts() == before
     other.refresh_from_db()
     first.refresh_from_db()

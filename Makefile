@@ -29,12 +29,12 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py demo_load
+	$(PY) manage.py demo_load --url http://$(HOST):$(PORT)/
 
 run: demo
 	@echo
 	@echo "  Trading platform: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
-	@echo "  Demo login: user 'demo', password 'demo-trader'"
+	@echo "  Demo logins: 'demo' / 'demo-trader' (the leader), 'follower1' and 'follower2' / 'demo-follower'"
 	@echo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

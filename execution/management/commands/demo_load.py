@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from tradingsite import demo
 
@@ -20,7 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
-        summary = demo.demo_build(say=self.stdout.write)
+        try:
+            summary = demo.demo_build(say=self.stdout.write)
+        except KeyboardInterrupt:
+            # Every step keeps what it finished: the next run picks up from there.
+            raise CommandError("interrupted: run it again to finish the demo") from None
         took = time.monotonic() - started
         created = ", ".join(f"{n} {what}" for what, n in summary.created.items()) or "nothing new"
         kept = ", ".join(f"{n} {what}" for what, n in summary.kept.items()) or "nothing"

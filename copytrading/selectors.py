@@ -198,7 +198,19 @@ def account_risks(
         d.account_id: d for d in AccountDay.objects.filter(account_id__in=id_set(ids), day=today)
     }
     missing = [a for a in accounts if a.pk not in days]
-    if missing:
+    if missing and connection.vendor == "postgresql":
+        # Two arrays, not a model instance per account (the first copy of the day opens a
+        # row for every follower of the chunk).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {connection.ops.quote_name(AccountDay._meta.db_table)} "
+                "(account_id, day, start_equity, deposits) "
+                "SELECT v.account_id, %s, v.start_equity, 0 "
+                "FROM unnest(%s::bigint[], %s::numeric[]) AS v(account_id, start_equity) "
+                "ON CONFLICT (account_id, day) DO NOTHING",
+                [today, [a.pk for a in missing], [valuations[a.pk].equity for a in missing]],
+            )
+    elif missing:
         AccountDay.objects.bulk_create(
             [
                 AccountDay(account=a, day=today, start_equity=valuations[a.pk].equity)
@@ -206,6 +218,7 @@ def account_risks(
             ],
             ignore_conflicts=True,
         )
+    if missing:
         days.update(
             (d.account_id, d)
             for d in AccountDay.objects.filter(

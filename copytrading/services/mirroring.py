@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -54,7 +56,6 @@ from execution.domain.values import ZERO, InstrumentSpec, Side, exact
 from execution.models import Account, EventKind, ExecutionEvent, Fill, Instrument, Order, Position
 from execution.selectors import account_valuation, utc_today
 from execution.services.accounts import account_loss_limit_breach
-from execution.services.notify import broadcast
 from execution.services.orders import order_report_apply, order_status_set
 from execution.services.positions import position_exits_set
 from execution.services.venues import venue_for_account
@@ -65,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 CHUNK_SIZE = 1000
+WORKERS = 2  # chunks in flight at once (PostgreSQL): see fan_out
 ACTOR = "copytrading"
 
 
@@ -103,11 +105,28 @@ class CopyOrder:
     sent_at: datetime | None = None
 
 
+Sent = tuple[CopyOrder, VenueOrderReport | None, str]
+
+
 @dataclass(slots=True)
 class MirrorResult:
     orders: list[CopyOrder] = field(default_factory=list)  # saved (and, once sent, submitted)
     skipped: int = 0
     stopped: list[int] = field(default_factory=list)  # subscriptions their copy stop loss hit
+    sent: list[Sent] = field(default_factory=list)  # what each venue answered, in send order
+    # Where the time went, summed over chunks (over threads when chunks run in parallel).
+    saving_seconds: float = 0.0  # lock, read, plan, risk-check, insert, commit
+    sending_seconds: float = 0.0  # mark sent, submit to the venues
+    recording_seconds: float = 0.0  # the venues' answers recorded (fills, statuses)
+
+    def merge(self, other: MirrorResult) -> None:
+        self.orders.extend(other.orders)
+        self.skipped += other.skipped
+        self.stopped.extend(other.stopped)
+        self.sent.extend(other.sent)
+        self.saving_seconds += other.saving_seconds
+        self.sending_seconds += other.sending_seconds
+        self.recording_seconds += other.recording_seconds
 
 
 def leader_fill(fill_id: int) -> Leader | None:
@@ -163,25 +182,83 @@ def _position_after(fill: Fill) -> Decimal:
         return sum((r["total"] * Side(r["order__side"]).sign for r in rows), start=ZERO)
 
 
-def mirror_fill(*, fill_id: int, chunk_size: int = CHUNK_SIZE) -> MirrorResult:
+def mirror_fill(
+    *, fill_id: int, chunk_size: int = CHUNK_SIZE, workers: int = WORKERS
+) -> MirrorResult:
     """Copy one leader fill to every active subscription of its strategy; again: no-op."""
-    result = MirrorResult()
     leader = leader_fill(fill_id)
     if leader is None:
-        return result
-    subscription_ids = list(
+        return MirrorResult()
+    result = fan_out(leader, leader_subscriptions(leader), chunk_size=chunk_size, workers=workers)
+    for subscription_id in result.stopped:
+        _copy_stop_loss_stop(subscription_id)
+    return result
+
+
+def leader_subscriptions(leader: Leader) -> list[int]:
+    """The active subscriptions of the leader's strategy, by account: chunks then lock
+    disjoint sets of accounts in id order."""
+    return list(
         CopySubscription.objects.filter(
             strategy_id=leader.strategy_id, status=SubscriptionStatus.ACTIVE
         )
         .order_by("account_id", "pk")
         .values_list("pk", flat=True)
     )
-    for chunk in batched(subscription_ids, chunk_size):
-        saved = copies_save(leader=leader, subscription_ids=chunk, result=result)
-        reports = orders_send(saved)
-        reports_apply(reports)
-    for subscription_id in result.stopped:
-        _copy_stop_loss_stop(subscription_id)
+
+
+def fan_out(
+    leader: Leader,
+    subscription_ids: Sequence[int],
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    workers: int = WORKERS,
+    record: bool = True,
+) -> MirrorResult:
+    """Save and send every chunk, then record the venues' answers (unless ``record`` is off).
+
+    On PostgreSQL, outside a transaction, ``workers`` chunks run at once, each on its own
+    thread and connection: while one waits on the database (locks, COPY, commit) another
+    plans or submits, which is where a single thread spent a third of its time. Chunks
+    lock disjoint accounts (a follower account has one live subscription per strategy), so
+    they never wait on each other. Inside a transaction (a test's) chunks run in turn: a
+    thread's connection would not see its rows.
+    """
+    chunks = list(batched(subscription_ids, chunk_size))
+
+    def run(chunk: list[int]) -> MirrorResult:
+        part = MirrorResult()
+        started = time.perf_counter()
+        saved = copies_save(leader=leader, subscription_ids=chunk, result=part)
+        part.saving_seconds = time.perf_counter() - started
+        part.sent = orders_send(saved)
+        part.sending_seconds = time.perf_counter() - started - part.saving_seconds
+        if record:
+            started = time.perf_counter()
+            reports_apply(part.sent)
+            part.recording_seconds = time.perf_counter() - started
+        return part
+
+    def run_on_thread(chunk: list[int]) -> MirrorResult:
+        try:
+            return run(chunk)
+        finally:
+            connection.close()  # this thread's own
+
+    result = MirrorResult()
+    parallel = (
+        workers > 1
+        and len(chunks) > 1
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+    if not parallel:
+        for chunk in chunks:
+            result.merge(run(chunk))
+        return result
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy-fan-out") as pool:
+        for part in pool.map(run_on_thread, chunks):
+            result.merge(part)
     return result
 
 
@@ -373,7 +450,9 @@ def copies_save(
             account_loss_limit_breach(
                 day=days[account_id], equity=risks[account_id].equity, actor=ACTOR
             )
-        _orders_broadcast(copies, instrument.symbol)
+        # No push for the saved order: its follower hears of it once, when the venue's answer
+        # is recorded (an IOC is answered at once). A push each at saving cost the sender
+        # thread 90 us of CPU per order, 0.9 s of a 10,000-follower fan-out.
     result.orders.extend(copies)
     result.skipped += len(rows.trades) - len(rows.orders)
     return copies
@@ -460,25 +539,6 @@ def _copy_in(
             copy.write_row(row)
 
 
-def _orders_broadcast(copies: Sequence[CopyOrder], symbol: str) -> None:
-    """One on-commit callback for the chunk's pushes, each to its follower."""
-    updates = [
-        (c.account.owner_id, "order", {
-            "order_id": str(c.pk), "client_order_id": c.client_order_id, "symbol": symbol,
-            "side": c.request.side.value, "status": OrderStatus.NEW.value,
-            "quantity": str(c.request.quantity), "filled_quantity": "0",
-        })
-        for c in copies
-    ]  # fmt: skip
-    if updates:
-        transaction.on_commit(lambda: _broadcast_all(updates))
-
-
-def _broadcast_all(updates: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
-    for owner_id, kind, payload in updates:
-        broadcast(owner_id=owner_id, kind=kind, payload=payload)
-
-
 _EQUITY_SAVE = """
 UPDATE copytrading_copysubscription AS s
 SET peak_equity = v.peak, equity_day = v.day, equity_day_start = v.day_start
@@ -545,9 +605,6 @@ def _request(
             f"{v.rule}: {v.message}" for v in decision.violations
         )
     return request, ""
-
-
-Sent = tuple[CopyOrder, VenueOrderReport | None, str]
 
 
 def orders_send(orders: Sequence[CopyOrder]) -> list[Sent]:

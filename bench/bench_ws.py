@@ -21,7 +21,9 @@ Two scenarios, labelled in the rows:
 - fan-out: one user with N connections (one group of N), FANOUT_FILLS fills FANOUT_PAUSE apart,
   each delivered N times; every (fill, client) arrival is a sample.
 Sends are gathered per process for notify.FLUSH_SECONDS before they go out: that wait is part of
-every figure. A client receiving another user's fill fails the run.
+every figure. Each fill also makes its account's "pnl" and "chart_point" pushes 250 ms later
+(counted as other pushes): they load the server as in production. A client receiving another
+user's fill fails the run.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ SIZES = (1, 100, 1_000)
 FANOUT_SIZES = (100, 1_000)
 MIN_FILLS = 200  # per-user scenario: enough samples for a p99 with one client
 FANOUT_FILLS = int(os.environ.get("BENCH_WS_FANOUT_FILLS", "20"))
-FANOUT_PAUSE = 1.0  # seconds between fan-out fills: each one delivered before the next
+# Seconds between fan-out fills: one fill's pushes (fill, then pnl and chart_point) to 1,000
+# sockets keep one daphne busy about a second here, so 1 s apart they queue up behind each other.
+FANOUT_PAUSE = float(os.environ.get("BENCH_WS_FANOUT_PAUSE", "2"))
 CLIENT_PROCESSES = int(os.environ.get("BENCH_WS_CLIENT_PROCESSES", "2"))
 USER_ID_BASE = 900_000_000
 FILL_QUANTITY = Decimal("0.001")
@@ -177,7 +181,7 @@ class Measured:
             f"p99 {percentile(self.latencies_ms, 99):.1f} ms, "
             f"max {max(self.latencies_ms):.1f} ms; {scenario}; "
             f"{len(self.latencies_ms):,} arrivals"
-            + (f", {lost:,} LOST" if lost else "")
+            + (f", {lost:,} NOT ARRIVED {SETTLE_SECONDS:g} s after the last fill" if lost else "")
             + f"; {self.others:,} other pushes"
         )
 

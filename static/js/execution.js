@@ -20,7 +20,15 @@
         return response.text();
       })
       .then(function (html) {
+        // Keep open what the reader opened: the fragment comes back with every "why" closed.
+        var open = Array.prototype.map.call(
+          box.querySelectorAll("[data-symbol] details[open]"),
+          function (el) { return el.closest("[data-symbol]").dataset.symbol; });
         box.innerHTML = html;
+        open.forEach(function (symbol) {
+          var el = box.querySelector('[data-symbol="' + symbol + '"] details');
+          if (el) el.open = true;
+        });
         box.dataset.refreshedAt = String(Date.now());
         if (stamp) stamp.textContent = "Updated " + new Date().toISOString().slice(11, 19) + " UTC";
       })

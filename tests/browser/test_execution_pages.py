@@ -81,4 +81,12 @@ def test_the_monitor_shows_a_live_book_and_refreshes_it(market_page):
         arg=first,
     )
     assert page.url.endswith("/execution/")  # refreshed in place, never reloaded
+    # A "why" opened by the reader stays open across refreshes.
+    page.locator('[data-symbol="BTC-USDT"] summary').click()
+    before = page.locator("#monitor-state").get_attribute("data-refreshed-at")
+    page.wait_for_function(
+        "(before) => document.querySelector('#monitor-state').dataset.refreshedAt !== before",
+        arg=before,
+    )
+    expect(page.locator('[data-symbol="BTC-USDT"] details')).to_have_attribute("open", "")
     screenshot(page, "execution-monitor")

@@ -79,6 +79,7 @@ def test_a_live_book_shows_its_features_and_the_recommended_execution(web, trade
     assert plan
     assert re.sub(r"<[^>]+>", " ", plan.group(1)).split() == ["limit", "passive", "maker"]
     assert '<span class="badge status-active">trading</span>' in row
+    assert "<summary>Why (buy)</summary>" in row and "on a stable spread" in row
 
 
 def test_an_unstable_spread_shows_the_halt(web):

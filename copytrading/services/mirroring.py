@@ -15,12 +15,14 @@ on (subscription, leader fill) backs it, so a fill event delivered again writes 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -233,10 +235,6 @@ def fan_out(
         part.saving_seconds = time.perf_counter() - started
         part.sent = orders_send(saved)
         part.sending_seconds = time.perf_counter() - started - part.saving_seconds
-        if record:
-            started = time.perf_counter()
-            reports_apply(part.sent)
-            part.recording_seconds = time.perf_counter() - started
         return part
 
     def run_on_thread(chunk: list[int]) -> MirrorResult:
@@ -246,6 +244,24 @@ def fan_out(
             connection.close()  # this thread's own
 
     result = MirrorResult()
+    with _cyclic_gc_paused():
+        _chunks_run(chunks, run, run_on_thread, workers, result)
+    if record:
+        # After every chunk is sent, not between chunks: recording an answer takes longer
+        # than saving and sending a copy, and the last follower should not wait for it.
+        started = time.perf_counter()
+        reports_apply(result.sent)
+        result.recording_seconds = time.perf_counter() - started
+    return result
+
+
+def _chunks_run(
+    chunks: list[list[int]],
+    run: Callable[[list[int]], MirrorResult],
+    run_on_thread: Callable[[list[int]], MirrorResult],
+    workers: int,
+    result: MirrorResult,
+) -> None:
     parallel = (
         workers > 1
         and len(chunks) > 1
@@ -255,11 +271,27 @@ def fan_out(
     if not parallel:
         for chunk in chunks:
             result.merge(run(chunk))
-        return result
+        return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy-fan-out") as pool:
         for part in pool.map(run_on_thread, chunks):
             result.merge(part)
-    return result
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one fan-out (reference counting still frees
+    everything that is not a cycle). A process that trades on paper holds a venue and its
+    book per account; measured at 10,000 followers the collector walked them ~430 times,
+    2.7 s of the fan-out's 3.9 s of CPU. Saving and sending only: collections resume
+    before the answers are recorded, which takes minutes at that size."""
+    if not gc.isenabled():  # paused already (a nested call): leave it to the caller
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _copy_stop_loss_stop(subscription_id: int) -> None:

@@ -14,6 +14,8 @@ from execution.api.filters import BIGINT_MAX
 from execution.api.serializers import StrictFieldsMixin
 from execution.models import AccountMode
 
+COPY_MODES = [mode.value for mode in CopyMode]  # one choice set: the schema's CopyModeEnum
+
 TERMS = (
     "mode", "allocation_percent", "capital_cap", "copy_ratio", "fixed_amount",
     "max_trade_value", "max_position_value", "stop_loss_percent", "take_profit_percent",
@@ -32,7 +34,7 @@ def _number(help_text: str, *, nullable: bool = True) -> serializers.DecimalFiel
 
 class SubscriptionSerializer(serializers.ModelSerializer[CopySubscription]):
     status = serializers.ChoiceField(choices=SubscriptionStatus.values, read_only=True)
-    mode = serializers.ChoiceField(choices=[m.value for m in CopyMode], read_only=True)
+    mode = serializers.ChoiceField(choices=COPY_MODES, read_only=True)
     account_mode = serializers.ChoiceField(choices=AccountMode.values, read_only=True)
 
     class Meta:
@@ -48,7 +50,7 @@ class SubscriptionSerializer(serializers.ModelSerializer[CopySubscription]):
 class TermsSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     """The copy settings; missing ones keep their defaults (create) or values (change)."""
 
-    mode = serializers.ChoiceField(choices=[m.value for m in CopyMode], required=False)
+    mode = serializers.ChoiceField(choices=COPY_MODES, required=False)
     allocation_percent = _number("Of the account's equity, (0, 100]; default 35.", nullable=False)
     capital_cap = _number("Most capital to copy with; null for no cap.")
     copy_ratio = _number("The leader's quantity times this, fixed_ratio mode.", nullable=False)
@@ -136,7 +138,7 @@ class LatencySerializer(serializers.Serializer[Any]):
     max_seconds = serializers.FloatField(allow_null=True)
 
 
-class DriftSerializer(serializers.Serializer[Any]):
+class CopyDriftSerializer(serializers.Serializer[Any]):
     subscription = serializers.IntegerField()
     locals()["from"] = serializers.DateTimeField()
     to = serializers.DateTimeField()
@@ -203,7 +205,7 @@ class SummarySerializer(serializers.Serializer[Any]):
     orphans = OrphanSerializer(many=True)
 
 
-class WindowSerializer(serializers.Serializer[Any]):
+class CopyWindowSerializer(serializers.Serializer[Any]):
     days = serializers.IntegerField()
     roi = _money(allow_null=True)
     pnl = _money()
@@ -221,4 +223,4 @@ class LeaderSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
     capital_copying = _money()
     follower_count = serializers.IntegerField()
-    windows = WindowSerializer(many=True, help_text="7, 30 and 90 days.")
+    windows = CopyWindowSerializer(many=True, help_text="7, 30 and 90 days.")

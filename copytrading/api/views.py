@@ -25,9 +25,9 @@ from rest_framework.views import APIView
 
 from copytrading import selectors
 from copytrading.api.serializers import (
+    CopyDriftSerializer,
     CopyTradeSerializer,
     DriftQuerySerializer,
-    DriftSerializer,
     LeaderSerializer,
     PnlSeriesSerializer,
     StopSerializer,
@@ -239,7 +239,7 @@ class SubscriptionViewSet(
             OpenApiParameter("from", OpenApiTypes.DATETIME, required=False),
             OpenApiParameter("to", OpenApiTypes.DATETIME, required=False),
         ],
-        responses={200: DriftSerializer, **_errors(400, 404)},
+        responses={200: CopyDriftSerializer, **_errors(400, 404)},
     )
     @action(detail=True)
     def drift(self, request: Request, pk: str) -> Response:
@@ -263,7 +263,7 @@ class SubscriptionViewSet(
             "latency": {"mean_seconds": ledger.latency_mean, "max_seconds": ledger.latency_max},
             "end_prices": report.end_prices,
         }  # fmt: skip
-        return Response(DriftSerializer(body).data)
+        return Response(CopyDriftSerializer(body).data)
 
     @extend_schema(
         summary="The subscription's daily P&L over the last 30 days",

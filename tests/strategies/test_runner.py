@@ -37,7 +37,7 @@ from strategies.runner import (
 )
 from strategies.services import signal_record, strategy_create, strategy_resume
 from tests.execution.api.conftest import client_for
-from tests.execution.tasks.test_celery_worker import ROOT, _test_database_url
+from tests.execution.tasks.test_celery_worker import ROOT, _test_database_url, wait_for_worker
 from tests.factories import btc_book, make_account, make_instrument, make_user
 from tradingsite.celery import app as celery_app
 from tradingsite.settings.base import strategy_runner_checked
@@ -86,6 +86,7 @@ def strategies_worker():
             return text
 
         try:
+            wait_for_worker(process, worker_log)
             yield worker_log
         finally:
             conf.task_always_eager = saved

@@ -309,6 +309,12 @@ SPECTACULAR_SETTINGS = {
         "PositionSideEnum": "execution.api.serializers.POSITION_SIDES",
         "ModelVersionStatusEnum": "mlmodels.api.serializers.MODEL_STATUSES",
         "TrainingRunStatusEnum": "mlmodels.api.serializers.TRAINING_STATUSES",
+        "AccountModeEnum": "execution.models.AccountMode",
+        "CopyModeEnum": "copytrading.api.serializers.COPY_MODES",
+        "StrategyKindEnum": "strategies.api.serializers.KIND_NAMES",
+        "CopyTradeKindEnum": "copytrading.models.CopyTradeKind",
+        # Strategies and copy subscriptions share one lifecycle: active, paused, stopped.
+        "LifecycleStatusEnum": "copytrading.models.SubscriptionStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

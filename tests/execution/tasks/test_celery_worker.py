@@ -22,6 +22,20 @@ from tradingsite.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 30.0
+STARTUP_TIMEOUT = 180.0  # importing the project on a loaded 2-core machine can take a while
+
+
+def wait_for_worker(process: subprocess.Popen[str], worker_log) -> None:
+    """Until the worker says it is ready, so a test's timeout measures the task, not start-up."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if " ready." in worker_log():
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited with {process.returncode}:\n{worker_log()}")
+        time.sleep(0.2)
+    pytest.fail(f"the worker was not ready after {STARTUP_TIMEOUT} s:\n{worker_log()}")
+
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -81,6 +95,7 @@ def worker(tasks_through_the_broker):
             return log.read()
 
         try:
+            wait_for_worker(process, worker_log)
             yield worker_log
         finally:
             process.terminate()

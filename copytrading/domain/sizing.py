@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from copytrading.domain.terms import HUNDRED, CopyMode, CopyTerms
-from execution.domain.values import ZERO, InstrumentSpec, Side, exact
+from execution.domain.values import ZERO, InstrumentSpec, Side, exact, plain
 
 BPS = Decimal(10_000)
 
@@ -154,21 +154,21 @@ def plan_copy(
             return skip(reason)
         if intended:
             return skip(
-                f"the copied quantity {intended.normalize()} rounds down to zero lots of "
-                f"{spec.lot_size.normalize()} within the subscription's limits"
+                f"the copied quantity {plain(intended)} rounds down to zero lots of "
+                f"{plain(spec.lot_size)} within the subscription's limits"
             )
         return skip("nothing to copy: the leader closed a position this subscription does not hold")
     if quantity < spec.min_quantity:
         return skip(
-            f"quantity {quantity.normalize()} is below {spec.symbol}'s minimum quantity "
-            f"{spec.min_quantity.normalize()}"
+            f"quantity {plain(quantity)} is below {spec.symbol}'s minimum quantity "
+            f"{plain(spec.min_quantity)}"
         )
     with exact():
         notional = quantity * price
     if notional < spec.min_notional:
         return skip(
-            f"order value {notional.normalize()} {spec.quote} is below {spec.symbol}'s minimum "
-            f"notional {spec.min_notional.normalize()} {spec.quote}"
+            f"order value {plain(notional)} {spec.quote} is below {spec.symbol}'s minimum "
+            f"notional {plain(spec.min_notional)} {spec.quote}"
         )
     return CopyPlan(fill.side, quantity, intended, price, reduce_only=not opening)
 

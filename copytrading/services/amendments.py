@@ -13,7 +13,7 @@ from copytrading.domain.terms import HUNDRED, CopyTerms, InvalidCopyTerms
 from copytrading.models import LIVE_STATUSES, CopySubscription
 from copytrading.selectors import subscription_terms
 from copytrading.services.subscriptions import SubscriptionNotFound
-from execution.domain.values import ZERO
+from execution.domain.values import ZERO, plain
 from execution.models import Account
 
 
@@ -45,8 +45,8 @@ def subscription_terms_update(
             raise InvalidCopyTerms(
                 {
                     "allocation_percent": [
-                        f"{terms.allocation_percent.normalize()}% with the "
-                        f"{others.normalize()}% your other subscriptions on this account "
+                        f"{plain(terms.allocation_percent)}% with the "
+                        f"{plain(others)}% your other subscriptions on this account "
                         "use is more than 100%"
                     ]
                 }

@@ -27,7 +27,7 @@ from copytrading.models import (
 from copytrading.selectors import copy_books
 from execution.domain.errors import DomainError
 from execution.domain.orders import OrderType
-from execution.domain.values import ZERO, Side
+from execution.domain.values import ZERO, Side, plain
 from execution.models import Account, AccountMode, Instrument, Position
 from execution.selectors import account_valuation
 from execution.services.orders import order_place
@@ -95,8 +95,8 @@ def subscription_create(
             raise InvalidCopyTerms(
                 {
                     "allocation_percent": [
-                        f"{parsed.allocation_percent.normalize()}% with the "
-                        f"{used.normalize()}% already allocated on this account is more than 100%"
+                        f"{plain(parsed.allocation_percent)}% with the "
+                        f"{plain(used)}% already allocated on this account is more than 100%"
                     ]
                 }
             )

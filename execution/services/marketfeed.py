@@ -158,7 +158,11 @@ def market_feed_run(
     ``stop`` is set (or ``max_snapshots`` went out); returns how many went out. A snapshot
     that fails is logged and the feed goes on: one bad update must not stop the market."""
     clock = clock or (lambda: datetime.now(UTC))
-    start = clock()
+    # The walk starts on the minute, so live candles line up with stored history; the books of
+    # the part of this minute already gone are skipped, not sent in a burst.
+    began = clock()
+    start = began.replace(second=0, microsecond=0)
+    catch_up = began - timedelta(seconds=1)
     streams = [
         _keyed(instrument.symbol, feed_events(instrument, start=start, seed=seed + number * 1000))
         for number, instrument in enumerate(feed_instruments())
@@ -168,6 +172,8 @@ def market_feed_run(
         return 0
     sent = 0
     for at, symbol, event in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+        if at < catch_up and isinstance(event, BookSnapshot):
+            continue
         wait = (at - clock()).total_seconds()
         if wait > 0:
             (sleep or stop.wait)(wait)  # stop.wait: a stop ends the wait at once

@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -154,7 +155,7 @@ class LiveXgboostModel:
 
     def on_bar(self, bar: Bar) -> Signal | None:
         row = FeatureRow(
-            time=int(np.datetime64(bar.start, "ns").astype(np.int64)),
+            time=_nanoseconds(bar.start),
             open=bar.open,
             high=bar.high,
             low=bar.low,
@@ -171,3 +172,11 @@ class LiveXgboostModel:
         signal = signal_for(bar, target=target, previous=self._target)
         self._target = target
         return signal
+
+
+def _nanoseconds(moment: datetime) -> int:
+    """A bar's start as the batch path reads it: UTC, naive, in nanoseconds (numpy warns on,
+    and will refuse, an aware datetime)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return int(np.datetime64(moment, "ns").astype(np.int64))

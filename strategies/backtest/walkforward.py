@@ -49,6 +49,7 @@ from mlmodels.inference import Predictor
 from mlmodels.training import TrainingConfig, fit_fold_xgboost, walk_forward_splits
 from strategies.domain.base import Bar, Bars, FloatArray, Signal, Strategy, signal_for
 from strategies.kinds import InvalidStrategyConfig, kind_get
+from strategies.library.smart_money import SmartMoneyKind
 from strategies.library.xgboost_model import BUNDLES, XgboostModelConfig, next_target
 
 Progress = Callable[[float, str], None]
@@ -319,12 +320,34 @@ def walk_forward_strategy(
     if not isinstance(config, strategy_kind.config):
         config = strategy_kind.config_from_dict(config)
     if not strategy_kind.needs_model:
-        return strategy_kind.build(config)  # type: ignore[no-any-return]
+        strategy = strategy_kind.build(config)
+        if isinstance(strategy, SmartMoneyKind):
+            _fit_smart_money(strategy, bars, progress)
+        return strategy  # type: ignore[no-any-return]
     if model is None:
         raise InvalidStrategyConfig({"model_version": [f"a {kind} backtest needs a model version"]})
     if not isinstance(config, XgboostModelConfig):
         raise DomainError(f"a {kind} strategy has no walk-forward backtest")
     return walk_forward_xgboost(config, model, bars, progress=progress)
+
+
+def _fit_smart_money(strategy: SmartMoneyKind, bars: Bars, progress: Progress | None) -> None:
+    """Fit its regime model up front (once, on the first ``regime_fit_bars`` bars); a
+    backtest no longer than that window would never trade, so it is refused."""
+    fit_bars = strategy.config.regime_fit_bars
+    if len(bars) <= fit_bars:
+        raise InvalidStrategyConfig(
+            {
+                "regime_fit_bars": [
+                    f"the regime model is fitted on the first {fit_bars:,} bars and the "
+                    f"strategy is flat during them: the backtest's {len(bars):,} bars leave "
+                    "none to trade"
+                ]
+            }
+        )
+    strategy.fit(bars)
+    if progress is not None:
+        progress(1.0, f"regime model fitted on the first {fit_bars:,} bars")
 
 
 def walk_forward_metrics(strategy: Strategy, bars: Bars) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from strategies.library.settings import settings_from_dict, settings_schema
 from strategies.library.simple_ml import SimpleMl, SimpleMlConfig
 from strategies.library.sma_crossover import SmaCrossover, SmaCrossoverConfig
 from strategies.library.smart_money import PRESETS as SMART_MONEY_PRESETS
-from strategies.library.smart_money import SmartMoneyConfig, SmartMoneyFollower
+from strategies.library.smart_money import SmartMoneyConfig, SmartMoneyKind
 from strategies.library.xgboost_model import XgboostModel, XgboostModelConfig
 
 STRATEGY_KINDS: dict[str, tuple[type, type]] = {
@@ -25,7 +25,7 @@ STRATEGY_KINDS: dict[str, tuple[type, type]] = {
     "mean_reversion": (MeanReversion, MeanReversionConfig),
     "simple_ml": (SimpleMl, SimpleMlConfig),
     "sma_crossover": (SmaCrossover, SmaCrossoverConfig),
-    "smart_money": (SmartMoneyFollower, SmartMoneyConfig),
+    "smart_money": (SmartMoneyKind, SmartMoneyConfig),
     "xgboost": (XgboostModel, XgboostModelConfig),
 }
 

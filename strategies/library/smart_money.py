@@ -26,6 +26,7 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ from mlmodels.features import (
     TradeFlowSeries,
     compute_features,
 )
-from mlmodels.regimes import REGIMES, RegimeModel
+from mlmodels.regimes import MIN_FIT_BARS, REGIMES, RegimeModel, fit_regimes
 from strategies.domain.base import Bar, Bars, FloatArray, Signal, signal_for
 from strategies.library.settings import (
     InvalidConfig,
@@ -75,6 +76,10 @@ SURE_REGIME_ABOVE = 0.8  # a regime probability not above this cuts the confiden
 UNSURE_CONFIDENCE_FACTOR = 0.8
 STRESSED_ABOVE = 0.7
 MIN_STRESS_SIZE_FACTOR = 0.5
+# The regime inputs' warm-up under the default features (their longest return and volatility
+# window): the first bars of a fit window have a NaN input and are left out of the fit.
+REGIME_INPUTS_WARMUP = max(*FeatureConfig().return_lags, *FeatureConfig().volatility_windows)
+MIN_REGIME_FIT_BARS = MIN_FIT_BARS + REGIME_INPUTS_WARMUP
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +104,14 @@ class SmartMoneyConfig:
     take_profit_base: float = field(
         default=0.04,
         metadata=about("take-profit distance, a fraction of the entry", positive=True, maximum=10),
+    )
+    regime_fit_bars: int = field(
+        default=500,
+        metadata=about(
+            "first bars the regime model is fitted on; the strategy is flat during them",
+            minimum=MIN_REGIME_FIT_BARS,
+            maximum=100_000,
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -443,6 +456,139 @@ class LiveSmartMoneyFollower:
         decision = _decide(self.strategy.config, regime, probability, imbalance[0], stress[0])
         self.last_decision = decision
         target = _target(decision)
+        if target == self._target:
+            return None
+        signal = signal_for(bar, target=target, previous=self._target)
+        self._target = target
+        return signal
+
+
+# -- the kind the platform builds from its config alone ---------------------------------------
+
+
+def _bars_of(bars: Sequence[Bar]) -> Bars:
+    """Live bars as a series (naive UTC starts, as ``Bars`` holds them)."""
+
+    def start(bar: Bar) -> np.datetime64:
+        moment = bar.start
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return np.datetime64(moment, "us")
+
+    return Bars(
+        np.array([start(bar) for bar in bars], dtype="datetime64[us]"),
+        np.array([float(bar.open) for bar in bars], dtype=np.float64),
+        np.array([float(bar.high) for bar in bars], dtype=np.float64),
+        np.array([float(bar.low) for bar in bars], dtype=np.float64),
+        np.array([float(bar.close) for bar in bars], dtype=np.float64),
+        np.array([float(bar.volume) for bar in bars], dtype=np.float64),
+    )
+
+
+def fit_regime_model(bars: Bars, feature_config: FeatureConfig | None = None) -> RegimeModel:
+    """The regime model fitted on ``bars`` (candles only): the same features the strategy
+    reads, the bars whose inputs are still warming up left out. Seeded: the same bars always
+    give the same model, so the backtest and the live path fit the same one."""
+    config = feature_config or FeatureConfig()
+    inputs = FeatureInputs(
+        time=bars.starts.astype("datetime64[ns]").astype(np.int64),
+        open=bars.open,
+        high=bars.high,
+        low=bars.low,
+        close=bars.close,
+        volume=bars.volume,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingFeatureInputs)  # candles carry no flow or book
+        matrix = compute_features(inputs, config, workers=1)
+    return fit_regimes(*(matrix.column(name) for name in _regime_names(config)))
+
+
+class SmartMoneyKind:
+    """The ``smart_money`` kind as the platform builds it, from its config alone (candles
+    only). Walk-forward with one fold: the regime model is fitted on the first
+    ``regime_fit_bars`` bars, during which the target is flat; from the next bar on the
+    targets are ``SmartMoneyFollower``'s over every bar so far (its regime labels are
+    filtered, so bar t reads bars up to t only)."""
+
+    def __init__(self, config: SmartMoneyConfig) -> None:
+        self.config = config
+        self._fitted: tuple[bytes, RegimeModel] | None = None
+
+    @property
+    def name(self) -> str:
+        return "smart_money"
+
+    @property
+    def warmup_bars(self) -> int:
+        # The live runner feeds twice this from stored candles: enough to fit, then trade.
+        return self.config.regime_fit_bars
+
+    def fit(self, bars: Bars) -> RegimeModel:
+        """The model fitted on ``bars``' first ``regime_fit_bars`` bars (kept for the same
+        bars: a backtest asks again for the same window)."""
+        window = bars.head(self.config.regime_fit_bars)
+        arrays = (window.starts, window.open, window.high, window.low, window.close, window.volume)
+        key = b"".join(np.ascontiguousarray(values).tobytes() for values in arrays)
+        if self._fitted is None or self._fitted[0] != key:
+            self._fitted = (key, fit_regime_model(window))
+        return self._fitted[1]
+
+    def follower(self, bars: Bars) -> SmartMoneyFollower:
+        return SmartMoneyFollower(self.config, self.fit(bars))
+
+    def walk_forward(self, bars: Bars) -> dict[str, Any]:
+        """The fit window, for a backtest's record."""
+        fit = min(self.config.regime_fit_bars, len(bars))
+        times = bars.starts.astype("datetime64[us]").astype(str)
+        return {
+            "method": "regime model fitted once on the first bars, flat during them",
+            "warmup_bars": self.config.regime_fit_bars,
+            "fit_start": str(times[0]) if fit else None,
+            "fit_end": str(times[fit - 1]) if fit else None,
+            "fit_bars": fit,
+        }
+
+    def target_positions(self, bars: Bars) -> FloatArray:
+        targets = np.zeros(len(bars), dtype=np.float64)
+        fit_bars = self.config.regime_fit_bars
+        if len(bars) <= fit_bars:
+            return targets
+        targets[fit_bars:] = self.follower(bars).target_positions(bars)[fit_bars:]
+        return targets
+
+    def live(self) -> LiveSmartMoneyKind:
+        return LiveSmartMoneyKind(self)
+
+
+class LiveSmartMoneyKind:
+    """One bar at a time: bars are kept until ``regime_fit_bars`` have been seen; then the
+    model is fitted on them and the follower's live state replays them silently (flat); from
+    the next bar on each bar is the follower's decision."""
+
+    def __init__(self, strategy: SmartMoneyKind) -> None:
+        self.strategy = strategy
+        self._buffer: list[Bar] = []
+        self._follower: LiveSmartMoneyFollower | None = None
+        self._target = 0.0
+
+    @property
+    def last_decision(self) -> SmartMoneyDecision | None:
+        return None if self._follower is None else self._follower.last_decision
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        if self._follower is None:
+            self._buffer.append(bar)
+            if len(self._buffer) == self.strategy.config.regime_fit_bars:
+                follower = self.strategy.follower(_bars_of(self._buffer)).live()
+                for seen in self._buffer:
+                    follower.on_bar(seen)  # warm-up: the fit window is flat
+                self._follower, self._buffer = follower, []
+            return None
+        self._follower.on_bar(bar)
+        assert self._follower.last_decision is not None
+        # The follower's own signals start from its warm-up's target; ours from flat.
+        target = _target(self._follower.last_decision)
         if target == self._target:
             return None
         signal = signal_for(bar, target=target, previous=self._target)

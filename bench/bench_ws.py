@@ -20,6 +20,8 @@ Two scenarios, labelled in the rows:
   another by one writer with no pause, each to the next user in turn (max(N, MIN_FILLS) fills);
 - fan-out: one user with N connections (one group of N), FANOUT_FILLS fills FANOUT_PAUSE apart,
   each delivered N times; every (fill, client) arrival is a sample.
+- the 1,000-socket fan-out again with a second daphne process, each holding half the sockets
+  (scaled out as production would be behind a load balancer; both on this machine's cores).
 Sends are gathered per process for notify.FLUSH_SECONDS before they go out: that wait is part of
 every figure. Each fill also makes its account's "pnl" and "chart_point" pushes 250 ms later
 (counted as other pushes): they load the server as in production. A client receiving another
@@ -115,16 +117,20 @@ def _fill(trader: Trader, stamps: dict[tuple[str, Decimal], int]) -> None:
 
 
 @contextmanager
-def _clients(base: str, connections: Sequence[Trader]) -> Iterator[list[subprocess.Popen[str]]]:
+def _clients(
+    bases: Sequence[str], connections: Sequence[Trader]
+) -> Iterator[list[subprocess.Popen[str]]]:
     """CLIENT_PROCESSES processes holding one websocket per entry of ``connections``, each
-    connected when this yields."""
-    url = base.replace("http://", "ws://") + "/ws/account/"
+    connected when this yields; client process n connects to server n modulo their number, as
+    a load balancer would spread them."""
     shares = [list(connections[n::CLIENT_PROCESSES]) for n in range(CLIENT_PROCESSES)]
     processes = []
     try:
-        for share in shares:
+        for n, share in enumerate(shares):
             if not share:
                 continue
+            base = bases[n % len(bases)]
+            url = base.replace("http://", "ws://") + "/ws/account/"
             process = child_process(
                 [sys.executable, "-m", "bench.wsclients"], env=os.environ,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -173,6 +179,7 @@ class Measured:
     expected: int
     others: int
     seconds: float  # recording the fills
+    load: float  # the machine's 1-minute load average at the end: the figures follow it
 
     def note(self, scenario: str) -> str:
         lost = self.expected - len(self.latencies_ms)
@@ -182,15 +189,16 @@ class Measured:
             f"max {max(self.latencies_ms):.1f} ms; {scenario}; "
             f"{len(self.latencies_ms):,} arrivals"
             + (f", {lost:,} NOT ARRIVED {SETTLE_SECONDS:g} s after the last fill" if lost else "")
-            + f"; {self.others:,} other pushes"
+            + f"; {self.others:,} other pushes; load average {self.load:.1f} on "
+            f"{os.cpu_count()} cores"
         )
 
 
 def _measure(
-    base: str, connections: Sequence[Trader], fills: Sequence[Trader], pause: float
+    bases: Sequence[str], connections: Sequence[Trader], fills: Sequence[Trader], pause: float
 ) -> Measured:
     stamps: dict[tuple[str, Decimal], int] = {}
-    with _clients(base, connections) as processes:
+    with _clients(bases, connections) as processes:
         _fill(fills[0], {})  # warm-up: the sender's loop and Redis connection
         time.sleep(SETTLE_SECONDS)
         started = time.perf_counter()
@@ -211,7 +219,7 @@ def _measure(
             latencies.append((arrived - stamp) / 1e6)
     per_fill = {t.user_id: sum(c.user_id == t.user_id for c in connections) for t in fills}
     expected = sum(per_fill[t.user_id] for t in fills[1:])
-    return Measured(latencies, expected, others, seconds)
+    return Measured(latencies, expected, others, seconds, os.getloadavg()[0])
 
 
 def measure() -> list[Result]:
@@ -233,7 +241,7 @@ def measure() -> list[Result]:
         for size in SIZES:
             users = traders[:size]
             fills = [users[n % size] for n in range(max(size, MIN_FILLS) + 1)]
-            measured = _measure(base, users, fills, pause=0)
+            measured = _measure([base], users, fills, pause=0)
             rate = (len(fills) - 1) / measured.seconds
             print(f"# ws: per-user groups, {size} clients done", file=sys.stderr)
             results.append(
@@ -247,7 +255,7 @@ def measure() -> list[Result]:
         for size in FANOUT_SIZES:
             connections = [fan_out_user] * size
             fills = [fan_out_user] * (FANOUT_FILLS + 1)
-            measured = _measure(base, connections, fills, pause=FANOUT_PAUSE)
+            measured = _measure([base], connections, fills, pause=FANOUT_PAUSE)
             print(f"# ws: fan-out, {size} clients done", file=sys.stderr)
             results.append(
                 Result(f"fill -> websocket p99, {size:,} clients, one group (fan-out)",
@@ -255,6 +263,19 @@ def measure() -> list[Result]:
                        "<= 100" if size == 1_000 else "",
                        measured.note(f"one user with {size:,} sockets, {FANOUT_FILLS} fills "
                                      f"{FANOUT_PAUSE:g} s apart, each to all; {setting}"))
+            )  # fmt: skip
+        # Scaled out: a second server process, each holding half of the sockets.
+        with daphne(env) as second:
+            size = max(FANOUT_SIZES)
+            connections = [fan_out_user] * size
+            fills = [fan_out_user] * (FANOUT_FILLS + 1)
+            measured = _measure([base, second], connections, fills, pause=FANOUT_PAUSE)
+            print(f"# ws: fan-out over 2 servers, {size} clients done", file=sys.stderr)
+            results.append(
+                Result(f"fill -> websocket p99, {size:,} clients, one group, 2 daphne",
+                       percentile(measured.latencies_ms, 99), "ms", "",
+                       measured.note(f"as above, half of the sockets on each of 2 daphne "
+                                     f"processes; {setting.replace('1 daphne, ', '')}"))
             )  # fmt: skip
     return results
 

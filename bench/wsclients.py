@@ -7,8 +7,8 @@ machine) as it is read, before any parsing.
 
 Protocol: one JSON line on stdin, ``{"url", "origin", "cookies": [header value per client]}``;
 this prints ``ready <n>`` once every connection is open, then on the line ``stop`` prints one
-JSON line: ``[[client index, arrival ns, kind, order id, position], ...]`` for each fill
-message received (other kinds are counted, not listed) and exits.
+JSON line, ``{"fills": [[client index, arrival ns, order id, position], ...],
+"other_messages": n}``: each fill message received, and how many of other kinds, and exits.
 """
 
 from __future__ import annotations

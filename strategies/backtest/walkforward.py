@@ -3,10 +3,12 @@ whose labels ended before t, and nothing is fitted on a test window.
 
 ``walk_forward_strategy(kind, config, bars, model=..., progress=...)`` is the one entry point
 (the backtest service and the comparison report both call it). A kind that needs no registered
-model is built as it is: the baselines read no model, and SimpleML refits itself on the past as
-it goes. A kind that needs one (``xgboost``) is never run on the registered model itself, which
-may have been trained on the very bars under test; it is refitted here, fold by fold, with the
-training config and feature list of that model (``WalkForwardModel``):
+model is built as it is: the baselines read no model, SimpleML refits itself on the past as
+it goes, and smart_money fits its regime model once, here, on its first ``regime_fit_bars``
+bars (flat during them; a backtest no longer than that is refused). A kind that needs one
+(``xgboost``) is never run on the registered model itself, which may have been trained on the
+very bars under test; it is refitted here, fold by fold, with the training config and feature
+list of that model (``WalkForwardModel``):
 
 - the features and labels are those of the training (``mlmodels.dataset.candles_dataset``: the
   rows after the features' warm-up, labels ``horizon`` bars ahead);

@@ -54,7 +54,7 @@ from copytrading.selectors import (
 from execution.domain.errors import DomainError
 from execution.domain.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
 from execution.domain.risk import AccountRisk, RiskLimits, check_order
-from execution.domain.values import ZERO, InstrumentSpec, Side, exact
+from execution.domain.values import ZERO, InstrumentSpec, Side, exact, plain
 from execution.models import Account, EventKind, ExecutionEvent, Fill, Instrument, Order, Position
 from execution.selectors import account_valuation, utc_today
 from execution.services.accounts import account_loss_limit_breach
@@ -305,7 +305,7 @@ def _copy_stop_loss_stop(subscription_id: int) -> None:
         follower_id=None,
         close=subscription.close_on_copy_stop_loss,
         reason=(
-            f"copy stop loss: equity fell {subscription.copy_stop_loss_percent.normalize()}% "
+            f"copy stop loss: equity fell {plain(subscription.copy_stop_loss_percent)}% "
             "from its peak"
         ),
         actor="copytrading:copy_stop_loss",
@@ -397,9 +397,9 @@ def copies_save(
                 percent=subscription.copy_stop_loss_percent,
             ):
                 _skip(rows, leader, subscription, ZERO, now, (
-                    f"copy stop loss: equity {equity.normalize()} is "
-                    f"{subscription.copy_stop_loss_percent.normalize()}% or more below its peak "
-                    f"{subscription.peak_equity.normalize()}"
+                    f"copy stop loss: equity {plain(equity)} is "
+                    f"{plain(subscription.copy_stop_loss_percent)}% or more below its peak "
+                    f"{plain(subscription.peak_equity)}"
                 ))  # fmt: skip
                 result.stopped.append(subscription.pk)
                 continue

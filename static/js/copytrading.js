@@ -13,6 +13,10 @@
     if (!data.days.length) return;
     box.innerHTML = "";
     var colours = data.pnl.map(function (v) { return v < 0 ? "#b3261e" : "#116329"; });
+    // Always the whole 30 days, so a new subscription's single day is not drawn in seconds.
+    var day = 86400000;
+    var last = Date.parse(data.days[data.days.length - 1]);
+    var range = [new Date(last - 29.5 * day).toISOString(), new Date(last + 0.5 * day).toISOString()];
     window.Plotly.newPlot(box, [
       { type: "bar", name: "Daily P&L", x: data.days, y: data.pnl, marker: { color: colours } },
       { type: "scatter", mode: "lines+markers", name: "Cumulative", x: data.days,
@@ -20,7 +24,7 @@
     ], {
       margin: { l: 56, r: 12, t: 12, b: 40 },
       legend: { orientation: "h", y: -0.2 },
-      xaxis: { type: "date" },
+      xaxis: { type: "date", range: range },
       yaxis: { zeroline: true, zerolinecolor: "#8c959f" }
     }, { responsive: true, displayModeBar: false });
   }

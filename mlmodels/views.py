@@ -9,12 +9,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from execution.domain.errors import DomainError
+from execution.pages import page_owner_id
 from mlmodels import selectors
 from mlmodels.drift import MODERATE, SIGNIFICANT
 from mlmodels.errors import ModelRegistryError
@@ -26,20 +26,13 @@ LEVELS = ("stable", "moderate", "significant")  # mlmodels.drift.drift_level's b
 IMPORTANCE_BARS = 30  # the chart shows the largest this many; the table below has them all
 
 
-def _owner_id(request: HttpRequest) -> int:
-    owner_id = request.user.pk
-    if owner_id is None:  # login_required keeps anonymous visitors out; this tells mypy so
-        raise PermissionDenied
-    return int(owner_id)
-
-
 @login_required
 @require_GET
 def models(request: HttpRequest) -> HttpResponse:
     versions = selectors.model_versions().order_by("name", "-version")
-    runs = selectors.training_runs_for_requester(_owner_id(request)).order_by("-created_at", "-pk")[
-        :RECENT_RUNS
-    ]
+    runs = selectors.training_runs_for_requester(page_owner_id(request)).order_by(
+        "-created_at", "-pk"
+    )[:RECENT_RUNS]
     return render(request, "mlmodels/models.html", {"versions": versions, "runs": runs})
 
 
@@ -92,7 +85,9 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "moderate_above": MODERATE,
         "significant_above": SIGNIFICANT,
         "runs": [
-            run for run in version.training_runs.all() if run.requested_by_id == _owner_id(request)
+            run
+            for run in version.training_runs.all()
+            if run.requested_by_id == page_owner_id(request)
         ],
     }
     return render(request, "mlmodels/version.html", context)
@@ -114,7 +109,7 @@ def _run_body(run: TrainingRun) -> dict[str, Any]:
 @require_GET
 def training_run_status(request: HttpRequest, run_id: str) -> JsonResponse:
     """What a training's progress bar polls; another user's run answers 404."""
-    run = selectors.training_run_for_requester(_owner_id(request), run_id)
+    run = selectors.training_run_for_requester(page_owner_id(request), run_id)
     if run is None:
         raise Http404("there is no such training run")
     return JsonResponse(_run_body(run))

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from execution.domain.errors import DomainError
 from execution.models import Instrument
+from execution.pages import page_owner_id
 from strategies import selectors
 from strategies.forms import BacktestForm
 from strategies.kinds import InvalidStrategyConfig
@@ -28,22 +28,15 @@ RECENT_BACKTESTS = 20
 FINISHED = (BacktestStatus.SUCCEEDED, BacktestStatus.FAILED)
 
 
-def _owner_id(request: HttpRequest) -> int:
-    owner_id = request.user.pk
-    if owner_id is None:  # login_required keeps anonymous visitors out; this tells mypy so
-        raise PermissionDenied
-    return int(owner_id)
-
-
 def _strategy(request: HttpRequest, strategy_id: int) -> Strategy:
-    strategy = selectors.strategy_for_owner(_owner_id(request), strategy_id)
+    strategy = selectors.strategy_for_owner(page_owner_id(request), strategy_id)
     if strategy is None:
         raise Http404("there is no such strategy")
     return strategy
 
 
 def _backtest(request: HttpRequest, backtest_id: int) -> Backtest:
-    backtest = selectors.backtest_for_owner(_owner_id(request), backtest_id)
+    backtest = selectors.backtest_for_owner(page_owner_id(request), backtest_id)
     if backtest is None:
         raise Http404("there is no such backtest")
     return backtest
@@ -56,14 +49,14 @@ def _symbols(strategy: Strategy) -> list[str]:
 @login_required
 @require_GET
 def strategy_list(request: HttpRequest) -> HttpResponse:
-    summaries = selectors.strategy_summaries(_owner_id(request))
+    summaries = selectors.strategy_summaries(page_owner_id(request))
     return render(request, "strategies/list.html", {"summaries": summaries})
 
 
 def _detail(
     request: HttpRequest, strategy: Strategy, form: BacktestForm, status: int
 ) -> HttpResponse:
-    owner_id = _owner_id(request)
+    owner_id = page_owner_id(request)
     context = {
         "strategy": strategy,
         "symbols": _symbols(strategy),
@@ -85,7 +78,7 @@ def _transition(request: HttpRequest, strategy_id: int, *, pause: bool) -> HttpR
     strategy = _strategy(request, strategy_id)
     change = strategy_pause if pause else strategy_resume
     try:
-        changed = change(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        changed = change(strategy_id=strategy.pk, owner_id=page_owner_id(request))
     except DomainError as error:  # a stopped strategy stays stopped
         messages.error(request, str(error))
     else:
@@ -116,7 +109,7 @@ def backtest_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
         return _detail(request, strategy, form, 400)
     try:
         backtest = backtest_start(
-            owner_id=_owner_id(request),
+            owner_id=page_owner_id(request),
             strategy_id=strategy.pk,
             symbol=form.cleaned_data["symbol"],
             start=form.cleaned_data["start"],

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from execution.domain.errors import DomainError
 from execution.models import Fill, Order, Position
+from execution.pages import page_owner_id
 from execution.selectors import (
     AccountDashboard,
     account_dashboards_for_owner,
@@ -25,13 +25,6 @@ from execution.selectors import (
 )
 from execution.services.breakers import account_kill_switch_set
 from tradingsite.forms import KillSwitchForm
-
-
-def _owner_id(request: HttpRequest) -> int:
-    """The signed-in user's id (the views calling this are behind login_required)."""
-    if not request.user.is_authenticated:
-        raise PermissionDenied
-    return request.user.pk
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -125,7 +118,7 @@ def overview_state(owner_id: int) -> dict[str, Any]:
 def _render_overview(
     request: HttpRequest, *, bound: tuple[int, KillSwitchForm] | None = None, status: int = 200
 ) -> HttpResponse:
-    owner_id = _owner_id(request)
+    owner_id = page_owner_id(request)
     boards = account_dashboards_for_owner(owner_id)
     accounts = []
     for board in boards:
@@ -156,7 +149,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def overview_state_json(request: HttpRequest) -> JsonResponse:
     """The overview's state: what live.js re-reads after a reconnect or a push."""
-    response = JsonResponse(overview_state(_owner_id(request)))
+    response = JsonResponse(overview_state(page_owner_id(request)))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -164,7 +157,7 @@ def overview_state_json(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_POST
 def kill_switch(request: HttpRequest, account_id: int) -> HttpResponse:
-    owner_id = _owner_id(request)
+    owner_id = page_owner_id(request)
     account = accounts_for_owner(owner_id).filter(pk=account_id).first()
     if account is None:
         raise Http404("no such account")

@@ -54,23 +54,14 @@ from copytrading.statistics import (
     public_strategies,
 )
 from copytrading.statistics import subscription_pnl_series as pnl_series_of
-from execution.api.errors import ERROR_SCHEMA
+from execution.api.errors import error_responses
 from execution.api.filters import IdFilter
 from execution.api.views import _owner_id
 from strategies.api.views import _object
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    described = {
-        400: "Invalid input, refused field by field; nothing changed.",
-        401: "No valid credentials.",
-        404: "Not found, or not yours.",
-        429: "Too many requests.",
-    }
-    return {
-        code: OpenApiResponse(ERROR_SCHEMA, description=described[code])
-        for code in (*codes, 401, 429)
-    }
+    return error_responses("Invalid input, refused field by field; nothing changed.", *codes)
 
 
 def _refused(error: InvalidCopyTerms) -> serializers.ValidationError:

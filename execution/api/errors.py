@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -171,3 +171,22 @@ ERROR_SCHEMA = inline_serializer(
     },
 )
 """The schema of every error response (documentation only)."""
+
+
+_DESCRIBED = {
+    401: "No valid credentials.",
+    403: "Signed in, but not staff.",
+    404: "Not found, or not yours.",
+    422: "Valid, but refused by pre-trade risk: every failed check is listed.",
+    429: "Too many requests.",
+}
+
+
+def error_responses(invalid: str, *codes: int) -> dict[int, OpenApiResponse]:
+    """The documented error answers of an operation: ``codes`` plus 401 and 429, every one in
+    the shared error shape; ``invalid`` says what a 400 means for this API."""
+    described = {**_DESCRIBED, 400: invalid}
+    return {
+        code: OpenApiResponse(ERROR_SCHEMA, description=described[code])
+        for code in (*codes, 401, 429)
+    }

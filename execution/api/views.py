@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from execution import selectors
-from execution.api.errors import ERROR_SCHEMA, violation_field
+from execution.api.errors import ERROR_SCHEMA, error_responses, violation_field
 from execution.api.filters import OrderFilter, ParentOrderFilter, PositionFilter, TradeFilter
 from execution.api.serializers import (
     AccountQuerySerializer,
@@ -57,17 +57,7 @@ from execution.services.orders import order_amend, order_cancel, order_place, or
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    described = {
-        400: "Invalid input, or refused by the trading rules.",
-        401: "No valid credentials.",
-        404: "Not found, or not yours.",
-        422: "Valid, but refused by pre-trade risk: every failed check is listed.",
-        429: "Too many requests.",
-    }
-    return {
-        code: OpenApiResponse(ERROR_SCHEMA, description=described[code])
-        for code in (*codes, 401, 429)
-    }
+    return error_responses("Invalid input, or refused by the trading rules.", *codes)
 
 
 def _owner_id(request: Request) -> int:

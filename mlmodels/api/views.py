@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from execution.api.errors import ERROR_SCHEMA, NON_FIELD
+from execution.api.errors import NON_FIELD, error_responses
 from execution.api.filters import BIGINT_MAX
 from execution.api.views import _owner_id, _query
 from mlmodels import selectors
@@ -50,17 +50,9 @@ STAFF_ONLY = "Staff only: other users get 403."
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    described = {
-        400: "Invalid input, or refused by the registry (the message says why).",
-        401: "No valid credentials.",
-        403: "Signed in, but not staff.",
-        404: "Not found, or not yours.",
-        429: "Too many requests.",
-    }
-    return {
-        code: OpenApiResponse(ERROR_SCHEMA, description=described[code])
-        for code in (*codes, 401, 429)
-    }
+    return error_responses(
+        "Invalid input, or refused by the registry (the message says why).", *codes
+    )
 
 
 def _refused(error: ModelRegistryError) -> serializers.ValidationError:

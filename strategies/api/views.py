@@ -23,7 +23,7 @@ from rest_framework.renderers import JSONRenderer, StaticHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from execution.api.errors import ERROR_SCHEMA
+from execution.api.errors import ERROR_SCHEMA, error_responses
 from execution.api.filters import BIGINT_MAX, IdFilter
 from execution.api.views import _owner_id
 from strategies import selectors
@@ -61,16 +61,9 @@ from strategies.services import (
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    described = {
-        400: "Invalid input, refused field by field (config.<key> for the kind's parameters).",
-        401: "No valid credentials.",
-        404: "Not found, or not yours.",
-        429: "Too many requests.",
-    }
-    return {
-        code: OpenApiResponse(ERROR_SCHEMA, description=described[code])
-        for code in (*codes, 401, 429)
-    }
+    return error_responses(
+        "Invalid input, refused field by field (config.<key> for the kind's parameters).", *codes
+    )
 
 
 def _refused(error: InvalidStrategyConfig) -> serializers.ValidationError:

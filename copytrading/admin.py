@@ -4,7 +4,6 @@ every change is validated and recorded as the API's; copy trades and snapshots a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -21,20 +20,10 @@ from copytrading.services.subscriptions import (
     subscription_resume,
     subscription_stop,
 )
+from execution.admin import ReadOnlyAdmin
 from execution.domain.errors import DomainError
 
 ACTOR = "copytrading:admin"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(CopySubscription)

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from execution.admin import ReadOnlyAdmin
 from execution.domain.errors import DomainError
 from strategies.models import Backtest, BacktestStatus, Signal, Strategy
 from strategies.report import backtest_report, market_for, run_from_backtest
@@ -22,17 +23,6 @@ from strategies.services import (
     strategy_pause,
     strategy_resume,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Strategy)

@@ -49,7 +49,7 @@ from mlmodels.features import (
 )
 from mlmodels.inference import Predictor
 from mlmodels.training import TrainingConfig, fit_fold_xgboost, walk_forward_splits
-from strategies.domain.base import Bar, Bars, FloatArray, Signal, Strategy, signal_for
+from strategies.domain.base import Bar, Bars, FloatArray, Signal, Strategy, bar_time_ns, signal_for
 from strategies.kinds import InvalidStrategyConfig, kind_get
 from strategies.library.smart_money import SmartMoneyKind
 from strategies.library.xgboost_model import BUNDLES, XgboostModelConfig, next_target
@@ -239,7 +239,7 @@ class LiveWalkForwardXgboost:
 
     def on_bar(self, bar: Bar) -> Signal | None:
         row = FeatureRow(
-            time=int(np.datetime64(bar.start, "ns").astype(np.int64)),
+            time=bar_time_ns(bar.start),
             open=bar.open,
             high=bar.high,
             low=bar.low,

@@ -47,7 +47,7 @@ from mlmodels.features import (
     compute_features,
 )
 from mlmodels.regimes import MIN_FIT_BARS, REGIMES, RegimeModel, fit_regimes
-from strategies.domain.base import Bar, Bars, FloatArray, Signal, signal_for
+from strategies.domain.base import Bar, Bars, FloatArray, Signal, bar_time_ns, signal_for
 from strategies.library.settings import (
     InvalidConfig,
     about,
@@ -435,7 +435,7 @@ class LiveSmartMoneyFollower:
     def on_bar(
         self, bar: Bar, *, trades: TradeFlow | None = None, book: BookSnapshot | None = None
     ) -> Signal | None:
-        start = np.datetime64(bar.start, "ns").astype(np.int64)
+        start = bar_time_ns(bar.start)
         row = FeatureRow(
             time=int(start),
             open=bar.open,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from mlmodels.features import (
     compute_features,
 )
 from mlmodels.inference import Predictor
-from strategies.domain.base import Bar, Bars, FloatArray, Signal, signal_for
+from strategies.domain.base import Bar, Bars, FloatArray, Signal, bar_time_ns, signal_for
 from strategies.library.settings import (
     InvalidConfig,
     about,
@@ -155,7 +154,7 @@ class LiveXgboostModel:
 
     def on_bar(self, bar: Bar) -> Signal | None:
         row = FeatureRow(
-            time=_nanoseconds(bar.start),
+            time=bar_time_ns(bar.start),
             open=bar.open,
             high=bar.high,
             low=bar.low,
@@ -172,11 +171,3 @@ class LiveXgboostModel:
         signal = signal_for(bar, target=target, previous=self._target)
         self._target = target
         return signal
-
-
-def _nanoseconds(moment: datetime) -> int:
-    """A bar's start as the batch path reads it: UTC, naive, in nanoseconds (numpy warns on,
-    and will refuse, an aware datetime)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return int(np.datetime64(moment, "ns").astype(np.int64))

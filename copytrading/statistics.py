@@ -27,7 +27,12 @@ from copytrading.selectors import CopyBook, account_valuations, copy_books, inst
 from copytrading.services.reconciliation import Orphan, copy_orphans
 from execution.domain.values import ZERO, exact, quantize
 from execution.models import Account
-from execution.selectors import account_performance, utc_today
+from execution.selectors import (
+    AccountPerformance,
+    account_performance,
+    account_performance_windows,
+    utc_today,
+)
 from strategies.models import Strategy, StrategyStatus, Visibility
 
 WINDOWS = (7, 30, 90)
@@ -55,6 +60,10 @@ class LeaderStatistics:
 
 def window_statistics(account: Account, *, days: int, today: date) -> WindowStatistics:
     performance = account_performance(account, start_date=today - timedelta(days=days))
+    return _window(performance, days)
+
+
+def _window(performance: AccountPerformance, days: int) -> WindowStatistics:
     curve = performance.equity_curve
     pnl = ZERO
     if len(curve) >= 2:
@@ -102,7 +111,16 @@ def leader_statistics(
     return [
         LeaderStatistics(
             strategy=strategy,
-            windows=[window_statistics(strategy.account, days=n, today=today) for n in WINDOWS],
+            windows=[
+                _window(performance, days)
+                for days, performance in zip(
+                    WINDOWS,
+                    account_performance_windows(
+                        strategy.account, [today - timedelta(days=days) for days in WINDOWS]
+                    ),
+                    strict=True,
+                )
+            ],
             capital_copying=getattr(strategy, "capital_copying", None) or ZERO,
             follower_count=getattr(strategy, "follower_count", 0),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -468,6 +469,41 @@ def account_performance(
     ]
     curve = equity_curve_for_account(account, start_date=start_date, end_date=end_date)
     flows = cash_flows_for_account(account, after=curve[0][0], until=curve[-1][0]) if curve else []
+    return _performance(account, trades, curve, flows, start_date, end_date, symbol)
+
+
+def account_performance_windows(
+    account: Account, start_dates: Sequence[date]
+) -> list[AccountPerformance]:
+    """``account_performance`` from each of ``start_dates`` to now, reading the account's
+    fills, days and deposits once for all of them (a leaderboard asks for 7, 30 and 90 days of
+    every strategy)."""
+    if not start_dates:
+        return []
+    trades = closed_trades_for_account(account)
+    curve = equity_curve_for_account(account, start_date=min(start_dates))
+    flows = cash_flows_for_account(account, after=curve[0][0], until=curve[-1][0]) if curve else []
+    windows = []
+    for start_date in start_dates:
+        since = _day_start(start_date)
+        window = [point for point in curve if point[0] >= since]
+        window_flows = (
+            [flow for flow in flows if window[0][0] < flow[0] <= window[-1][0]] if window else []
+        )
+        closed = [trade for trade in trades if trade.closed_at >= since]
+        windows.append(_performance(account, closed, window, window_flows, start_date, None, None))
+    return windows
+
+
+def _performance(
+    account: Account,
+    trades: list[ClosedTrade],
+    curve: list[EquityPoint],
+    flows: list[CashFlow],
+    start_date: date | None,
+    end_date: date | None,
+    symbol: str | None,
+) -> AccountPerformance:
     summary = None
     if len(curve) >= 2 and all(equity > 0 for _, equity in curve):
         try:

@@ -16,10 +16,12 @@ from copytrading.statistics import (
     leader_statistics,
     public_strategies,
     subscription_pnl_series,
+    window_statistics,
 )
 from copytrading.tasks import take_equity_snapshots
 from execution.models import AccountDay
 from execution.selectors import utc_today
+from execution.services.accounts import funds_deposit
 from execution.services.positions import positions_mark
 from tests.copytrading.conftest import leader_trade, make_strategy
 from tests.factories import make_account, make_user
@@ -59,6 +61,34 @@ def test_leader_statistics_on_a_hand_made_equity_series(leader):
     std = math.sqrt(sum((r - mean) ** 2 for r in returns) / 2)
     assert week.sharpe == pytest.approx(mean / std * math.sqrt(365))
     assert week.trades == 0 and week.win_rate == 0
+    # Each window read from one load of the account equals its own account_performance.
+    assert_same_windows(stats.windows, leader.account, today)
+
+
+def test_windows_from_one_load_equal_each_window_alone(leader):
+    """Trades closing on either side of a window's start and a deposit inside the windows."""
+    today = utc_today()
+    for days_ago, equity in ((40, "90000"), (20, "100000"), (10, "104000"), (2, "101000")):
+        AccountDay.objects.update_or_create(
+            account=leader.account, day=today - timedelta(days=days_ago),
+            defaults={"start_equity": D(equity)},
+        )  # fmt: skip
+    leader_trade(leader, "buy", "0.1", "20000", "t1")
+    leader_trade(leader, "sell", "0.1", "20100", "t2")
+    funds_deposit(account_id=leader.account_id, amount="5000")
+    (stats,) = leader_statistics(list(public_strategies()))
+    assert_same_windows(stats.windows, leader.account, today)
+
+
+def assert_same_windows(windows, account, today):
+    """Equal up to the clock: the curve ends at the equity now, taken a moment apart."""
+
+    def figures(w):
+        numbers = (w.roi, w.pnl, w.max_drawdown, w.win_rate, w.sharpe)
+        return (w.days, w.trades, *(None if n is None else float(n) for n in numbers))
+
+    alone = [window_statistics(account, days=days, today=today) for days in (7, 30, 90)]
+    assert [figures(w) for w in windows] == [pytest.approx(figures(w), rel=1e-6) for w in alone]
 
 
 def test_snapshots_once_a_day_and_the_pnl_series(leader, django_capture_on_commit_callbacks):

@@ -45,19 +45,14 @@ from copytrading.statistics import (
     public_strategies,
 )
 from execution.domain.values import plain
+from execution.pages import page_owner_id
 from execution.selectors import account_valuation, accounts_for_owner
 
 LEADERBOARD_SIZE = 20
 
 
-def _user_id(request: HttpRequest) -> int:
-    user_id = request.user.pk
-    assert isinstance(user_id, int)  # every view here requires a signed-in user
-    return user_id
-
-
 def _own(request: HttpRequest, subscription_id: int) -> CopySubscription:
-    found = subscriptions_for_follower(_user_id(request)).filter(pk=subscription_id).first()
+    found = subscriptions_for_follower(page_owner_id(request)).filter(pk=subscription_id).first()
     if found is None:
         raise Http404("no such subscription of yours")
     return found
@@ -70,8 +65,8 @@ def _follow_form(request: HttpRequest, data: Any = None) -> FollowForm:
         initial["strategy"] = int(wanted)
     return FollowForm(
         data,
-        strategies=followable_strategies(_user_id(request)),
-        accounts=accounts_for_owner(_user_id(request)).order_by("pk"),
+        strategies=followable_strategies(page_owner_id(request)),
+        accounts=accounts_for_owner(page_owner_id(request)).order_by("pk"),
         initial=initial,
         prefix="follow",
     )
@@ -107,7 +102,7 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     """The whole page; a refused POST passes its bound form to show with its errors."""
-    follower_id = _user_id(request)
+    follower_id = page_owner_id(request)
     summary = follower_summary(follower_id)
     subscriptions = [f.subscription for f in summary.subscriptions]
     live = [s for s in subscriptions if s.status in LIVE_STATUSES]
@@ -209,7 +204,7 @@ def follow(request: HttpRequest) -> HttpResponse:
         strategy = form.cleaned_data["strategy"]
         try:
             subscription_create(
-                follower_id=_user_id(request),
+                follower_id=page_owner_id(request),
                 account_id=account.pk,
                 strategy_id=strategy.pk,
                 account_mode=account.mode,
@@ -232,7 +227,7 @@ def subscription_settings(request: HttpRequest, subscription_id: int) -> HttpRes
         try:
             subscription_terms_update(
                 subscription_id=subscription.pk,
-                follower_id=_user_id(request),
+                follower_id=page_owner_id(request),
                 changes=form.terms(equity=account_valuation(subscription.account).equity),
             )
         except SubscriptionNotFound:
@@ -254,7 +249,7 @@ def allocation(request: HttpRequest, subscription_id: int) -> HttpResponse:
         try:
             subscription_terms_update(
                 subscription_id=subscription.pk,
-                follower_id=_user_id(request),
+                follower_id=page_owner_id(request),
                 changes={"allocation_percent": form.cleaned_data["allocation_percent"]},
             )
         except SubscriptionNotFound:
@@ -275,16 +270,16 @@ def _status_change(request: HttpRequest, subscription_id: int, action: str) -> H
     name = subscription.strategy.name
     try:
         if action == "pause":
-            subscription_pause(subscription_id=subscription.pk, follower_id=_user_id(request))
+            subscription_pause(subscription_id=subscription.pk, follower_id=page_owner_id(request))
             messages.success(request, f"{name}: paused. Nothing new is copied until you resume.")
         elif action == "resume":
-            subscription_resume(subscription_id=subscription.pk, follower_id=_user_id(request))
+            subscription_resume(subscription_id=subscription.pk, follower_id=page_owner_id(request))
             messages.success(request, f"{name}: copying again from the next trade.")
         else:
             form = StopForm(request.POST, prefix=f"stop{subscription.pk}")
             close = form.is_valid() and form.cleaned_data["close"]
             subscription_stop(
-                subscription_id=subscription.pk, follower_id=_user_id(request), close=close
+                subscription_id=subscription.pk, follower_id=page_owner_id(request), close=close
             )
             kept = "its positions closed" if close else "its positions kept"
             messages.success(request, f"{name}: stopped, {kept}.")

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from execution.pages import page_owner_id
 from execution.selectors import (
     MONITOR_BASE_QUANTITY,
     MONITOR_SIGNAL_STRENGTH,
@@ -21,14 +22,8 @@ from execution.selectors import (
 POLL_SECONDS = 3
 
 
-def _user_id(request: HttpRequest) -> int:
-    user_id = request.user.pk
-    assert isinstance(user_id, int)  # every view here requires a signed-in user
-    return user_id
-
-
 def _state(request: HttpRequest) -> dict[str, object]:
-    owner_id = _user_id(request)
+    owner_id = page_owner_id(request)
     now = timezone.now()
     return {
         "now": now,

@@ -1,5 +1,5 @@
-"""Reads of the strategies app, each scoped to one owner: another user's strategies, signals
-and backtests are simply not there."""
+"""Reads of the strategies app, each scoped to one owner: another user's strategies, signals,
+backtests and comparisons are simply not there."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from strategies.models import Backtest, BacktestStatus, Signal, Strategy
+from strategies.models import Backtest, BacktestComparison, BacktestStatus, Signal, Strategy
 
 
 def strategies_for_owner(owner_id: int) -> QuerySet[Strategy]:
@@ -31,6 +31,10 @@ def signals_for_owner(owner_id: int) -> QuerySet[Signal]:
 
 def backtests_for_owner(owner_id: int) -> QuerySet[Backtest]:
     return Backtest.objects.filter(owner_id=owner_id).order_by("-created_at", "-id")
+
+
+def comparisons_for_owner(owner_id: int) -> QuerySet[BacktestComparison]:
+    return BacktestComparison.objects.filter(owner_id=owner_id).order_by("-created_at", "-id")
 
 
 # --- dashboard pages ------------------------------------------------------------------------------

@@ -54,10 +54,9 @@ from copytrading.statistics import (
     public_strategies,
 )
 from copytrading.statistics import subscription_pnl_series as pnl_series_of
+from execution.api.access import owned_or_404, request_owner_id
 from execution.api.errors import error_responses
 from execution.api.filters import IdFilter
-from execution.api.views import _owner_id
-from strategies.api.views import _object
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -120,12 +119,12 @@ class SubscriptionViewSet(
     queryset = CopySubscription.objects.none()  # the schema's model; requests use get_queryset
 
     def get_queryset(self) -> QuerySet[CopySubscription]:
-        return selectors.subscriptions_for_follower(_owner_id(self.request)).order_by(
+        return selectors.subscriptions_for_follower(request_owner_id(self.request)).order_by(
             "-created_at", "-pk"
         )
 
     def get_object(self) -> CopySubscription:
-        found: CopySubscription = _object(
+        found: CopySubscription = owned_or_404(
             self.get_queryset(), str(self.kwargs["pk"]), "subscription"
         )
         return found
@@ -140,7 +139,7 @@ class SubscriptionViewSet(
         data = form.validated_data
         try:
             subscription = subscription_create(
-                follower_id=_owner_id(request), account_id=data["account"],
+                follower_id=request_owner_id(request), account_id=data["account"],
                 strategy_id=data["strategy"], account_mode=data["account_mode"],
                 terms=form.terms(),
             )  # fmt: skip
@@ -154,7 +153,7 @@ class SubscriptionViewSet(
         form.is_valid(raise_exception=True)
         try:
             subscription_terms_update(
-                subscription_id=subscription.pk, follower_id=_owner_id(request),
+                subscription_id=subscription.pk, follower_id=request_owner_id(request),
                 changes=form.terms(),
             )  # fmt: skip
         except InvalidCopyTerms as error:
@@ -165,7 +164,7 @@ class SubscriptionViewSet(
         subscription = self.get_object()
         try:
             subscription_stop(
-                subscription_id=subscription.pk, follower_id=_owner_id(request), close=False
+                subscription_id=subscription.pk, follower_id=request_owner_id(request), close=False
             )
         except InvalidCopyTerms as error:
             raise _refused(error) from None
@@ -180,7 +179,9 @@ class SubscriptionViewSet(
     def pause(self, request: Request, pk: str) -> Response:
         subscription = self.get_object()
         try:
-            subscription_pause(subscription_id=subscription.pk, follower_id=_owner_id(request))
+            subscription_pause(
+                subscription_id=subscription.pk, follower_id=request_owner_id(request)
+            )
         except InvalidCopyTerms as error:
             raise _refused(error) from None
         return self._answer(subscription.pk)
@@ -194,7 +195,9 @@ class SubscriptionViewSet(
     def resume(self, request: Request, pk: str) -> Response:
         subscription = self.get_object()
         try:
-            subscription_resume(subscription_id=subscription.pk, follower_id=_owner_id(request))
+            subscription_resume(
+                subscription_id=subscription.pk, follower_id=request_owner_id(request)
+            )
         except InvalidCopyTerms as error:
             raise _refused(error) from None
         return self._answer(subscription.pk)
@@ -212,7 +215,7 @@ class SubscriptionViewSet(
         form.is_valid(raise_exception=True)
         try:
             subscription_stop(
-                subscription_id=subscription.pk, follower_id=_owner_id(request),
+                subscription_id=subscription.pk, follower_id=request_owner_id(request),
                 close=form.validated_data["close"],
             )  # fmt: skip
         except InvalidCopyTerms as error:
@@ -290,7 +293,7 @@ class CopyTradeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[CopyTrade]
 
     def get_queryset(self) -> QuerySet[CopyTrade]:
         return (
-            selectors.copy_trades_for_follower(_owner_id(self.request))
+            selectors.copy_trades_for_follower(request_owner_id(self.request))
             .select_related("leader_fill")
             .order_by("-created_at", "-pk")
         )
@@ -304,7 +307,7 @@ class SummaryView(APIView):
         responses={200: SummarySerializer, **_errors()},
     )
     def get(self, request: Request) -> Response:
-        summary = follower_summary(_owner_id(request))
+        summary = follower_summary(request_owner_id(request))
         body = {
             "pnl": summary.pnl, "trades": summary.trades,
             "strategies_followed": summary.strategies_followed, "capital": summary.capital,
@@ -328,7 +331,9 @@ class PnlSeriesView(APIView):
         responses={200: PnlSeriesSerializer, **_errors()},
     )
     def get(self, request: Request) -> Response:
-        return Response(PnlSeriesSerializer(_series(follower_pnl_series(_owner_id(request)))).data)
+        return Response(
+            PnlSeriesSerializer(_series(follower_pnl_series(request_owner_id(request)))).data
+        )
 
 
 @extend_schema_view(

@@ -18,9 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from execution import selectors
+from execution.api.access import query_params, request_actor, request_owner_id
 from execution.api.filters import BIGINT_MAX, IdFilter, SymbolFilter
 from execution.api.serializers import AccountQuerySerializer, AmountField, StrictFieldsMixin
-from execution.api.views import _actor, _errors, _owned_account, _owner_id, _query
+from execution.api.views import _errors, owned_account
 from execution.domain.breakers import BreakerEventKind
 from execution.domain.errors import DomainError
 from execution.models import ExecutionEvent
@@ -147,11 +148,13 @@ class BreakersView(APIView):
         responses={200: BreakersSerializer, **_errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        account = _owned_account(request, _query(AccountQuerySerializer, request).get("account"))
+        account = owned_account(
+            request, query_params(AccountQuerySerializer, request).get("account")
+        )
         overview = {
             "instruments": selectors.instrument_halts(),
             "accounts": selectors.account_breakers_for_owner(
-                _owner_id(request), account_id=None if account is None else account.pk
+                request_owner_id(request), account_id=None if account is None else account.pk
             ),
             "config": selectors.breaker_config().to_dict(),
         }
@@ -171,7 +174,7 @@ class BreakerEventListView(generics.ListAPIView[ExecutionEvent]):
     def get_queryset(self) -> QuerySet[ExecutionEvent]:
         if getattr(self, "swagger_fake_view", False):
             return ExecutionEvent.objects.none()
-        return selectors.breaker_events_for_owner(_owner_id(self.request)).order_by(
+        return selectors.breaker_events_for_owner(request_owner_id(self.request)).order_by(
             "-created_at", "-pk"
         )
 
@@ -188,7 +191,7 @@ class KillSwitchView(APIView):
     def post(self, request: Request, pk: str) -> Response:
         if not pk.isascii() or not pk.isdigit() or int(pk) > BIGINT_MAX:
             raise Http404(f"account {pk} is not one of your accounts.")
-        account = _owned_account(request, int(pk))
+        account = owned_account(request, int(pk))
         assert account is not None
         form = KillSwitchSetSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -197,9 +200,11 @@ class KillSwitchView(APIView):
                 account_id=account.pk,
                 on=form.validated_data["on"],
                 reason=form.validated_data["reason"],
-                actor=_actor(request),
+                actor=request_actor(request),
             )
         except DomainError as error:
             raise serializers.ValidationError({"reason": [str(error)]}) from None
-        (view,) = selectors.account_breakers_for_owner(_owner_id(request), account_id=account.pk)
+        (view,) = selectors.account_breakers_for_owner(
+            request_owner_id(request), account_id=account.pk
+        )
         return Response(AccountBreakersSerializer(view).data)

@@ -1,7 +1,8 @@
 """API views: validate with a serializer, call a service or a selector, serialize the result.
 
-Every read goes through a selector scoped to the caller (``..._for_owner(request.user.pk)``):
-another user's order, position, trade or account is simply not there (404 or an empty list).
+Every read goes through a selector scoped to the caller (``..._for_owner(owner_id)``, the id
+from ``execution.api.access.request_owner_id``): another user's order, position, trade or
+account is simply not there (404 or an empty list).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from execution import selectors
+from execution.api.access import query_params, request_actor, request_owner_id
 from execution.api.errors import ERROR_SCHEMA, error_responses, violation_field
 from execution.api.filters import OrderFilter, ParentOrderFilter, PositionFilter, TradeFilter
 from execution.api.serializers import (
@@ -60,31 +61,14 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return error_responses("Invalid input, or refused by the trading rules.", *codes)
 
 
-def _owner_id(request: Request) -> int:
-    owner_id = request.user.pk
-    if owner_id is None:  # IsAuthenticated keeps anonymous callers out; this tells mypy so
-        raise NotAuthenticated()
-    return int(owner_id)
-
-
-def _actor(request: Request) -> str:
-    return f"user:{_owner_id(request)}"
-
-
-def _owned_account(request: Request, account_id: int | None) -> Account | None:
+def owned_account(request: Request, account_id: int | None) -> Account | None:
     """The caller's account with that id (None for no id); anyone else's is not found."""
     if account_id is None:
         return None
-    account = selectors.accounts_for_owner(_owner_id(request)).filter(pk=account_id).first()
+    account = selectors.accounts_for_owner(request_owner_id(request)).filter(pk=account_id).first()
     if account is None:
         raise Http404(f"account {account_id} is not one of your accounts.")
     return account
-
-
-def _query(serializer_class: type[serializers.Serializer[Any]], request: Request) -> Any:
-    query = serializer_class(data=request.query_params, context={"request": request})
-    query.is_valid(raise_exception=True)
-    return query.validated_data
 
 
 # --- orders -------------------------------------------------------------------------------------
@@ -108,7 +92,7 @@ class OrderViewSet(
     def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return Order.objects.none()
-        owner_id = _owner_id(self.request)
+        owner_id = request_owner_id(self.request)
         if self.action == "active":
             orders = selectors.open_orders_for_owner(owner_id)
         else:
@@ -180,7 +164,7 @@ class OrderViewSet(
         client_order_id = data.get("client_order_id")
         retry = (
             client_order_id is not None
-            and selectors.orders_for_owner(_owner_id(request))
+            and selectors.orders_for_owner(request_owner_id(request))
             .filter(client_order_id=client_order_id)
             .exists()
         )
@@ -195,7 +179,7 @@ class OrderViewSet(
             time_in_force=data["time_in_force"],
             reduce_only=data["reduce_only"],
             client_order_id=client_order_id,
-            actor=_actor(request),
+            actor=request_actor(request),
         )
         response = self._current(order)
         response.status_code = status.HTTP_200_OK if retry else status.HTTP_201_CREATED
@@ -212,7 +196,7 @@ class OrderViewSet(
         order = self.get_object()
         form = OrderAmendSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        order = order_amend(order_id=order.pk, actor=_actor(request), **form.validated_data)
+        order = order_amend(order_id=order.pk, actor=request_actor(request), **form.validated_data)
         return self._current(order)
 
     @extend_schema(
@@ -222,7 +206,7 @@ class OrderViewSet(
         responses={200: OrderSerializer, **_errors(400, 404)},
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        order = order_cancel(order_id=self.get_object().pk, actor=_actor(request))
+        order = order_cancel(order_id=self.get_object().pk, actor=request_actor(request))
         return self._current(order)
 
     @extend_schema(
@@ -277,7 +261,7 @@ class ParentOrderViewSet(
     def get_queryset(self) -> QuerySet[ParentOrder]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return ParentOrder.objects.none()
-        return selectors.parent_orders_for_owner(_owner_id(self.request)).order_by(
+        return selectors.parent_orders_for_owner(request_owner_id(self.request)).order_by(
             "-created_at", "-pk"
         )
 
@@ -318,7 +302,7 @@ class ParentOrderViewSet(
                 algorithm=data["algorithm"],
                 params=data["params"],
                 strategy_id=data.get("strategy_id"),
-                actor=_actor(request),
+                actor=request_actor(request),
             )
         except InvalidAlgoConfig as error:
             if error.field == "kind":
@@ -341,7 +325,7 @@ class ParentOrderViewSet(
         responses={200: ParentOrderDetailSerializer, **_errors(404)},
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        parent = parent_order_cancel(parent_id=self.get_object().pk, actor=_actor(request))
+        parent = parent_order_cancel(parent_id=self.get_object().pk, actor=request_actor(request))
         return self._current(parent)
 
 
@@ -361,7 +345,7 @@ class PositionListView(generics.ListAPIView[Position]):
     def get_queryset(self) -> QuerySet[Position]:
         if getattr(self, "swagger_fake_view", False):
             return Position.objects.none()
-        return selectors.positions_for_owner(_owner_id(self.request)).order_by(
+        return selectors.positions_for_owner(request_owner_id(self.request)).order_by(
             "account_id", "instrument__symbol"
         )
 
@@ -376,12 +360,12 @@ class PositionBySymbolView(APIView):
         responses={200: PositionSerializer(many=True), **_errors(400, 404)},
     )
     def get(self, request: Request, symbol: str) -> Response:
-        query = _query(AccountQuerySerializer, request)
+        query = query_params(AccountQuerySerializer, request)
         symbol = symbol.strip().upper()
         if not selectors.instrument_exists(symbol):
             raise Http404(f"unknown instrument {symbol!r}.")
         positions = selectors.positions_in_instrument_for_owner(
-            _owner_id(request), symbol, account_id=query.get("account")
+            request_owner_id(request), symbol, account_id=query.get("account")
         )
         return Response(PositionSerializer(positions, many=True).data)
 
@@ -398,13 +382,15 @@ class PositionsSyncView(APIView):
     def post(self, request: Request) -> Response:
         form = PositionsSyncSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        account = _owned_account(request, form.validated_data.get("account"))
+        account = owned_account(request, form.validated_data.get("account"))
         account_id = None if account is None else account.pk
-        orders = selectors.orders_to_reconcile_for_owner(_owner_id(request), account_id=account_id)
+        orders = selectors.orders_to_reconcile_for_owner(
+            request_owner_id(request), account_id=account_id
+        )
         changed, unsettled = [], []
         for order in orders:
             try:
-                settled = order_reconcile(order_id=order.pk, actor=_actor(request))
+                settled = order_reconcile(order_id=order.pk, actor=request_actor(request))
             except DomainError as error:
                 unsettled.append(
                     {
@@ -416,14 +402,14 @@ class PositionsSyncView(APIView):
                 continue
             if (settled.status, settled.filled_quantity) != (order.status, order.filled_quantity):
                 changed.append(order.pk)
-        positions = selectors.positions_for_owner(_owner_id(request)).order_by(
+        positions = selectors.positions_for_owner(request_owner_id(request)).order_by(
             "account_id", "instrument__symbol"
         )
         if account_id is not None:
             positions = positions.filter(account_id=account_id)
         result = {
             "checked": len(orders),
-            "changed": selectors.orders_for_owner(_owner_id(request)).filter(pk__in=changed),
+            "changed": selectors.orders_for_owner(request_owner_id(request)).filter(pk__in=changed),
             "unsettled": unsettled,
             "positions": positions,
         }
@@ -444,7 +430,9 @@ class TradeListView(generics.ListAPIView[Fill]):
     def get_queryset(self) -> QuerySet[Fill]:
         if getattr(self, "swagger_fake_view", False):
             return Fill.objects.none()
-        return selectors.fills_for_owner(_owner_id(self.request)).order_by("-filled_at", "-pk")
+        return selectors.fills_for_owner(request_owner_id(self.request)).order_by(
+            "-filled_at", "-pk"
+        )
 
 
 # --- performance, statistics, accounts ----------------------------------------------------------
@@ -482,10 +470,10 @@ class PerformanceView(APIView):
         responses={200: PerformanceSerializer, **_errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        query = _query(PerformanceQuerySerializer, request)
-        account = _owned_account(request, query.get("account"))
+        query = query_params(PerformanceQuerySerializer, request)
+        account = owned_account(request, query.get("account"))
         if account is None:
-            accounts = list(selectors.accounts_for_owner(_owner_id(request))[:2])
+            accounts = list(selectors.accounts_for_owner(request_owner_id(request))[:2])
             if len(accounts) != 1:
                 raise serializers.ValidationError(
                     {
@@ -536,10 +524,10 @@ class ExecutionQualityView(APIView):
         responses={200: ExecutionQualityReportSerializer, **_errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        query = _query(ExecutionQualityQuerySerializer, request)
-        account = _owned_account(request, query.get("account"))
+        query = query_params(ExecutionQualityQuerySerializer, request)
+        account = owned_account(request, query.get("account"))
         report = selectors.execution_quality_report_for_owner(
-            _owner_id(request),
+            request_owner_id(request),
             account_id=None if account is None else account.pk,
             symbol=query.get("instrument"),
             strategy_id=query.get("strategy_id"),
@@ -560,9 +548,11 @@ class StatisticsView(APIView):
         responses={200: StatisticsSerializer, **_errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        account = _owned_account(request, _query(AccountQuerySerializer, request).get("account"))
+        account = owned_account(
+            request, query_params(AccountQuerySerializer, request).get("account")
+        )
         statistics = selectors.trading_statistics_for_owner(
-            _owner_id(request), account_id=None if account is None else account.pk
+            request_owner_id(request), account_id=None if account is None else account.pk
         )
         return Response(StatisticsSerializer(statistics).data)
 
@@ -574,7 +564,7 @@ class AccountListView(APIView):
         responses={200: AccountSerializer(many=True), **_errors()},
     )
     def get(self, request: Request) -> Response:
-        overviews = selectors.account_overviews_for_owner(_owner_id(request))
+        overviews = selectors.account_overviews_for_owner(request_owner_id(request))
         return Response(AccountSerializer(overviews, many=True).data)
 
 

@@ -21,9 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from execution.api.access import query_params, request_owner_id
 from execution.api.errors import NON_FIELD, error_responses
 from execution.api.filters import BIGINT_MAX
-from execution.api.views import _owner_id, _query
 from mlmodels import selectors
 from mlmodels.api.serializers import (
     MODEL_STATUSES,
@@ -181,7 +181,7 @@ class ModelVersionViewSet(
     @action(detail=True)
     def drift(self, request: Request, pk: str) -> Response:
         version = self.get_object()
-        bars = _query(DriftQuerySerializer, request).get("bars")
+        bars = query_params(DriftQuerySerializer, request).get("bars")
         try:
             report = selectors.model_drift(version, recent_bars=bars)
         except ModelRegistryError as error:
@@ -227,7 +227,7 @@ class TrainingRunViewSet(
     def get_queryset(self) -> QuerySet[TrainingRun]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return TrainingRun.objects.none()
-        return selectors.training_runs_for_requester(_owner_id(self.request)).order_by(
+        return selectors.training_runs_for_requester(request_owner_id(self.request)).order_by(
             "-created_at", "-pk"
         )
 
@@ -251,7 +251,9 @@ class TrainingRunViewSet(
         form = TrainingRunStartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            run = training_run_start(requested_by_id=_owner_id(request), **form.validated_data)
+            run = training_run_start(
+                requested_by_id=request_owner_id(request), **form.validated_data
+            )
         except ModelRegistryError as error:
             raise _refused(error) from None
         run = self.get_queryset().get(pk=run.pk)  # eager tasks may have trained it already
@@ -271,7 +273,7 @@ class FeatureCatalogueView(APIView):
         responses={200: FeatureCatalogueSerializer, **_errors(400)},
     )
     def get(self, request: Request) -> Response:
-        group = _query(FeatureQuerySerializer, request).get("group")
+        group = query_params(FeatureQuerySerializer, request).get("group")
         config = FeatureConfig()
         body = {
             "catalogue_hash": catalogue_hash(config),

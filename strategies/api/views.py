@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as filters
-from django.db.models import Model, QuerySet
-from django.http import Http404
+from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -23,9 +22,9 @@ from rest_framework.renderers import JSONRenderer, StaticHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from execution.api.access import owned_or_404, request_owner_id
 from execution.api.errors import ERROR_SCHEMA, error_responses
-from execution.api.filters import BIGINT_MAX, IdFilter
-from execution.api.views import _owner_id
+from execution.api.filters import IdFilter
 from strategies import selectors
 from strategies.api.serializers import (
     BacktestResultSerializer,
@@ -70,15 +69,6 @@ def _refused(error: InvalidStrategyConfig) -> serializers.ValidationError:
     return serializers.ValidationError(error.errors)
 
 
-def _object(queryset: QuerySet[Any], pk: str, what: str) -> Any:
-    if not pk.isascii() or not pk.isdigit() or int(pk) > BIGINT_MAX:
-        raise Http404(f"there is no {what} {pk}")
-    found: Model | None = queryset.filter(pk=int(pk)).first()
-    if found is None:
-        raise Http404(f"there is no {what} {pk}")
-    return found
-
-
 # --- strategies ---------------------------------------------------------------------------------
 
 
@@ -120,10 +110,10 @@ class StrategyViewSet(
     queryset = Strategy.objects.none()  # the schema's model; requests use get_queryset
 
     def get_queryset(self) -> QuerySet[Strategy]:
-        return selectors.strategies_for_owner(_owner_id(self.request))
+        return selectors.strategies_for_owner(request_owner_id(self.request))
 
     def get_object(self) -> Strategy:
-        strategy: Strategy = _object(self.get_queryset(), str(self.kwargs["pk"]), "strategy")
+        strategy: Strategy = owned_or_404(self.get_queryset(), str(self.kwargs["pk"]), "strategy")
         return strategy
 
     def _answer(self, strategy_id: int, code: int = status.HTTP_200_OK) -> Response:
@@ -133,7 +123,7 @@ class StrategyViewSet(
         form = StrategyWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            strategy = strategy_create(owner_id=_owner_id(request), **form.arguments())
+            strategy = strategy_create(owner_id=request_owner_id(request), **form.arguments())
         except InvalidStrategyConfig as error:
             raise _refused(error) from None
         return self._answer(strategy.pk, status.HTTP_201_CREATED)
@@ -144,7 +134,9 @@ class StrategyViewSet(
         form.is_valid(raise_exception=True)
         try:
             strategy_update(
-                strategy_id=strategy.pk, owner_id=_owner_id(request), changes=form.arguments()
+                strategy_id=strategy.pk,
+                owner_id=request_owner_id(request),
+                changes=form.arguments(),
             )
         except InvalidStrategyConfig as error:
             raise _refused(error) from None
@@ -152,7 +144,7 @@ class StrategyViewSet(
 
     def destroy(self, request: Request, pk: str) -> Response:
         strategy = self.get_object()
-        strategy_delete(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        strategy_delete(strategy_id=strategy.pk, owner_id=request_owner_id(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -164,7 +156,7 @@ class StrategyViewSet(
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
         strategy = self.get_object()
-        strategy_pause(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        strategy_pause(strategy_id=strategy.pk, owner_id=request_owner_id(request))
         return self._answer(strategy.pk)
 
     @extend_schema(
@@ -176,7 +168,7 @@ class StrategyViewSet(
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
         strategy = self.get_object()
-        strategy_resume(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        strategy_resume(strategy_id=strategy.pk, owner_id=request_owner_id(request))
         return self._answer(strategy.pk)
 
     @extend_schema(
@@ -188,7 +180,7 @@ class StrategyViewSet(
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, pk: str) -> Response:
         strategy = self.get_object()
-        strategy_stop(strategy_id=strategy.pk, owner_id=_owner_id(request))
+        strategy_stop(strategy_id=strategy.pk, owner_id=request_owner_id(request))
         return self._answer(strategy.pk)
 
 
@@ -226,7 +218,7 @@ class SignalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Signal]):
     filterset_class = SignalFilter
 
     def get_queryset(self) -> QuerySet[Signal]:
-        return selectors.signals_for_owner(_owner_id(self.request))
+        return selectors.signals_for_owner(request_owner_id(self.request))
 
 
 # --- reports -------------------------------------------------------------------------------------
@@ -293,17 +285,17 @@ class BacktestViewSet(
     queryset = Backtest.objects.none()  # the schema's model; requests use get_queryset
 
     def get_queryset(self) -> QuerySet[Backtest]:
-        return selectors.backtests_for_owner(_owner_id(self.request))
+        return selectors.backtests_for_owner(request_owner_id(self.request))
 
     def get_object(self) -> Backtest:
-        backtest: Backtest = _object(self.get_queryset(), str(self.kwargs["pk"]), "backtest")
+        backtest: Backtest = owned_or_404(self.get_queryset(), str(self.kwargs["pk"]), "backtest")
         return backtest
 
     def create(self, request: Request) -> Response:
         form = BacktestStartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            backtest = backtest_start(owner_id=_owner_id(request), **form.arguments())
+            backtest = backtest_start(owner_id=request_owner_id(request), **form.arguments())
         except InvalidStrategyConfig as error:
             raise _refused(error) from None
         backtest = self.get_queryset().get(pk=backtest.pk)  # eager tasks may have run it
@@ -359,12 +351,10 @@ class ComparisonViewSet(
     queryset = BacktestComparison.objects.none()  # the schema's model; requests use get_queryset
 
     def get_queryset(self) -> QuerySet[BacktestComparison]:
-        return BacktestComparison.objects.filter(owner_id=_owner_id(self.request)).order_by(
-            "-created_at", "-id"
-        )
+        return selectors.comparisons_for_owner(request_owner_id(self.request))
 
     def get_object(self) -> BacktestComparison:
-        found: BacktestComparison = _object(
+        found: BacktestComparison = owned_or_404(
             self.get_queryset(), str(self.kwargs["pk"]), "comparison"
         )
         return found
@@ -373,7 +363,7 @@ class ComparisonViewSet(
         form = ComparisonStartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            comparison = comparison_start(owner_id=_owner_id(request), **form.arguments())
+            comparison = comparison_start(owner_id=request_owner_id(request), **form.arguments())
         except InvalidStrategyConfig as error:
             raise _refused(error) from None
         comparison = self.get_queryset().get(pk=comparison.pk)  # eager tasks may have run it

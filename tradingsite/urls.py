@@ -6,6 +6,7 @@ from execution.api.errors import api_not_found
 from execution.api.views import TokenObtainView
 from strategies.report import plotly_js
 from tradingsite import views
+from tradingsite.health import health
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +17,7 @@ urlpatterns = [
         name="kill-switch",
     ),
     path("healthz", views.healthz, name="healthz"),
+    path("health/", health, name="health"),
     path("vendor/plotly.min.js", plotly_js, name="plotly-js"),
     path("accounts/", include("tradingsite.accounts_urls")),
     path("strategies/", include("strategies.urls")),

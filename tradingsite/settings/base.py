@@ -15,6 +15,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from tradingsite.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -84,6 +86,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from this machine: no CDN
     "channels",
+    "django_celery_results",  # failed tasks, listed in the admin (CELERY_RESULT_BACKEND)
     "execution",
     "mlmodels",
     "strategies",
@@ -180,6 +183,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Only failures are kept: no caller reads a task's return value, but a task that failed is
+# listed in the admin with its name, arguments, exception and traceback.
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
+CELERY_RESULT_EXTENDED = True  # the task's name, arguments and worker with its failure
+# GET /health/ (tradingsite.health): how long the workers have to answer, and how long their
+# answer is kept by each web process.
+HEALTH_WORKER_TIMEOUT = float(env_str("HEALTH_WORKER_TIMEOUT", "1.0"))
+HEALTH_CACHE_SECONDS = float(env_str("HEALTH_CACHE_SECONDS", "5"))
 CELERY_BEAT_SCHEDULE = {
     # The daily loss limit counts from each account's equity at the start of the UTC day.
     "open-account-days": {
@@ -321,13 +334,21 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+
+def logging_from_env(default_format: str) -> dict[str, object]:
+    """LOGGING from LOG_FORMAT (text or json lines), LOG_LEVEL and LOG_AUDIT_LEVEL (the audit
+    trail's lines, execution.audit); each line carries its trade's ids (tradingsite.logs)."""
+    log_format = env_str("LOG_FORMAT", default_format)
+    if log_format not in {"text", "json"}:
+        raise ImproperlyConfigured(f"LOG_FORMAT={log_format!r}: expected text or json")
+    return logging_config(
+        json_lines=log_format == "json",
+        level=env_str("LOG_LEVEL", "INFO"),
+        audit_level=env_str("LOG_AUDIT_LEVEL", "INFO"),
+    )
+
+
+LOGGING = logging_from_env("text")
 
 # --- trading ---------------------------------------------------------------------------------
 # Paper venue fees and latency (the paper exchange is the default venue).

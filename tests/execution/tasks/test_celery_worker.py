@@ -78,7 +78,7 @@ def worker(tasks_through_the_broker):
                 "--pool=solo",
                 "--concurrency=1",
                 "-Q",
-                "celery",
+                "execution",  # where submit_order is routed (tradingsite.celery)
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",

@@ -1,9 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from execution.api.errors import api_not_found
-from execution.api.views import TokenObtainView
 from strategies.report import plotly_js
 from tradingsite import views
 from tradingsite.health import health
@@ -29,8 +28,13 @@ urlpatterns = [
     path("api/v1/ml/", include("mlmodels.api.urls")),
     path("api/v1/strategies/", include("strategies.api.urls")),
     path("api/v1/copytrading/", include("copytrading.api.urls")),
-    path("api/v1/auth/token/", TokenObtainView.as_view(), name="api-token"),
+    path("api/v1/auth/", include("accounts.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its script from a URL: no inline script for the CSP to allow.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
     re_path(r"^api/", api_not_found),
 ]

@@ -7,8 +7,6 @@ account is simply not there (404 or an empty list).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import (
@@ -16,11 +14,8 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import generics, mixins, serializers, status, viewsets
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,7 +23,7 @@ from rest_framework.views import APIView
 
 from execution import selectors
 from execution.api.access import query_params, request_actor, request_owner_id
-from execution.api.errors import ERROR_SCHEMA, error_responses, violation_field
+from execution.api.errors import error_responses, violation_field
 from execution.api.filters import OrderFilter, ParentOrderFilter, PositionFilter, TradeFilter
 from execution.api.serializers import (
     AccountQuerySerializer,
@@ -49,7 +44,6 @@ from execution.api.serializers import (
     StatisticsSerializer,
     TradeSerializer,
 )
-from execution.api.throttling import AnonThrottle
 from execution.domain.algos import InvalidAlgoConfig
 from execution.domain.errors import DomainError, RuleViolation
 from execution.models import Account, Fill, Order, ParentOrder, Position
@@ -566,26 +560,3 @@ class AccountListView(APIView):
     def get(self, request: Request) -> Response:
         overviews = selectors.account_overviews_for_owner(request_owner_id(request))
         return Response(AccountSerializer(overviews, many=True).data)
-
-
-# --- authentication -----------------------------------------------------------------------------
-
-
-class TokenObtainView(ObtainAuthToken):
-    """Your API token for a username and password (created on first use)."""
-
-    throttle_classes = [AnonThrottle]
-
-    @extend_schema(
-        summary="Get your API token",
-        description="Send it as `Authorization: Token <key>` on every other request.",
-        request=AuthTokenSerializer,
-        responses={
-            200: inline_serializer("Token", {"token": serializers.CharField()}),
-            400: OpenApiResponse(ERROR_SCHEMA, description="Wrong username or password."),
-            429: OpenApiResponse(ERROR_SCHEMA, description="Too many requests."),
-        },
-        auth=[],
-    )
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)

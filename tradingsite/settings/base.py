@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from tradingsite.logs import logging_config
@@ -73,7 +74,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",  # first: `runserver` then serves ASGI (websockets included)
-    "django.contrib.admin",
+    "accounts.apps.StaffAdminConfig",  # django.contrib.admin: staff only, with TOTP
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -81,10 +82,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from this machine: no CDN
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "accounts",
     "channels",
     "django_celery_results",  # failed tasks, listed in the admin (CELERY_RESULT_BACKEND)
     "execution",
@@ -95,10 +98,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() for the admin
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -260,6 +265,51 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+# Sign-in throttling (accounts.backends), on the sign-in page, the admin and the token endpoint:
+# after SIGN_IN_FAILURE_LIMIT failures for a username from one address within the cool-off,
+# that username is refused from there until the cool-off ends; a success clears the count.
+SIGN_IN_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5, minimum=1)
+SIGN_IN_COOL_OFF_SECONDS = env_int("SIGN_IN_COOL_OFF_SECONDS", 15 * 60, minimum=1)
+# API tokens (accounts, stored hashed): at most API_TOKENS_PER_USER each; those that
+# POST /api/v1/auth/token/ issues for a username and password expire after
+# API_TOKEN_PASSWORD_DAYS.
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 100, minimum=1)
+API_TOKEN_PASSWORD_DAYS = env_int("API_TOKEN_PASSWORD_DAYS", 30, minimum=1)
+# The admin asks staff for a TOTP code too (django-otp; `manage.py totp_enrol <user>`).
+# `check --deploy` fails with it off.
+ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
+
+# Sessions end after SESSION_COOKIE_AGE seconds (12 hours), not Django's two weeks. Cookies are
+# out of scripts' reach and not sent on cross-site subrequests; production.py marks them Secure.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60, minimum=60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # no script reads it: forms and Swagger UI get the token rendered
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Headers on every response: no framing, no MIME sniffing, no referrer to other sites, a
+# browsing context group of our own, and a Content-Security-Policy (django-csp): scripts and
+# styles from this site only, inline ones only with the response's nonce; connect-src 'self'
+# covers the site's own websocket.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -279,7 +329,7 @@ API_THROTTLE_ANON = env_str("API_THROTTLE_ANON", "60/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous caller gets 401 with "WWW-Authenticate: Token".
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -308,8 +358,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Trading platform API",
     "DESCRIPTION": (
         "Orders, positions, trades, performance and accounts of the authenticated user. "
-        "Authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/ with your "
-        "username and password, or `manage.py drf_create_token <user>`) or a session. "
+        "Authenticate with `Authorization: Token <key>` (a token from POST /api/v1/auth/token/ "
+        "with your username and password, POST /api/v1/auth/tokens/, the API tokens page or "
+        "`manage.py api_token_create <user>`) or a session. "
         "Amounts are decimal strings. Every error has the same shape: `detail` (a sentence), "
         "`code`, `errors` (messages by field) and, for rule and risk refusals, `violations`."
     ),

@@ -6,6 +6,9 @@ from tradingsite.settings.base import DATABASES, env_bool, env_str
 DEBUG = False
 SECRET_KEY = "test-only-secret-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
+# Admin tests sign staff in with force_login; tests/security/test_admin_otp.py switches the
+# TOTP requirement (on by default, and in production) back on.
+ADMIN_REQUIRE_OTP = False
 
 # CI sets this: a test that needs PostgreSQL or Redis fails instead of skipping.
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)

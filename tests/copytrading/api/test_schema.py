@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from rest_framework.authtoken.models import Token
-
+from accounts.services import api_token_create
 from copytrading.services.snapshots import equity_snapshots_take
 from copytrading.services.subscriptions import subscription_create
 from tests.copytrading.api.conftest import BASE
@@ -28,7 +27,7 @@ def test_no_generated_request_gets_a_server_error(
     with django_capture_on_commit_callbacks(execute=True):
         leader_trade(leader, "buy", "1", "20000", "L1")
     equity_snapshots_take()
-    headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    headers = {"Authorization": f"Token {api_token_create(user_id=user.pk, name='tests').key}"}
     operations = api_operations(wsgi_app, keep=lambda path: path.startswith(BASE))
     assert len(operations) == 14
     failures = server_errors(operations, headers=headers)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
 from execution.services.fills import fill_record
 from execution.services.orders import order_place
 from execution.services.venues import paper_reset
@@ -31,8 +31,8 @@ def clean_state():
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = api_token_create(user_id=user.pk, name="tests").key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

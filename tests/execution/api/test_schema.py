@@ -13,8 +13,8 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 
+from accounts.services import api_token_create
 from execution.services.algos import parent_order_place
 from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
@@ -76,7 +76,7 @@ def test_no_generated_request_gets_a_server_error(wsgi_app, user, account, btc, 
         account_id=account.pk, symbol="BTC-USDT", side="buy", quantity="0.1",
         algorithm="limit", params={"timeout": 60, "price": "19990"}, strategy_id=3,
     )  # fmt: skip
-    headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    headers = {"Authorization": f"Token {api_token_create(user_id=user.pk, name='tests').key}"}
     # /api/v1/ml/ and /api/v1/strategies/ have schema tests of their own, with their data.
     operations = api_operations(
         wsgi_app, keep=lambda path: not path.startswith(("/api/v1/ml/", "/api/v1/strategies/"))

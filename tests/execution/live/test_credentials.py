@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
+from accounts.services import api_token_create
 from execution.domain.errors import DomainError
 from execution.models import AccountMode, EventKind, ExchangeCredential, ExecutionEvent
 from execution.services.accounts import account_open
@@ -160,9 +160,9 @@ def test_no_secret_reaches_the_logs_the_events_or_the_api(live, okx, caplog, cli
     assert any("OK-ACCESS" in record.getMessage() for record in caplog.records)  # ccxt logged
     assert not secrets_in("\n".join(record.getMessage() for record in caplog.records))
     assert not secrets_in(everything_said(ExecutionEvent.objects.all()))
-    token = Token.objects.create(user=live.owner)
+    key = api_token_create(user_id=live.owner.pk, name="tests").key
     for path in ("/api/v1/trading/accounts/", "/api/v1/trading/orders/"):
-        response = client.get(path, HTTP_AUTHORIZATION=f"Token {token.key}")
+        response = client.get(path, HTTP_AUTHORIZATION=f"Token {key}")
         assert response.status_code == 200, path
         assert not secrets_in(response.content.decode())
 

@@ -2,8 +2,8 @@
 models, candles and a training run to find: none may answer a server error."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from accounts.services import api_token_create
 from mlmodels.services import model_version_activate, training_run_start
 from tests.execution.api.test_schema import settings_, wsgi_app  # noqa: F401 (fixtures)
 from tests.mlmodels.api.conftest import BASE
@@ -21,7 +21,7 @@ def test_no_generated_request_gets_a_server_error(wsgi_app, staff, eurusd, setti
         name="eurusd-direction", symbol="EURUSD", interval="1h",
         training_config={}, feature_config={}, requested_by_id=staff.pk,
     )  # fmt: skip
-    headers = {"Authorization": f"Token {Token.objects.create(user=staff).key}"}
+    headers = {"Authorization": f"Token {api_token_create(user_id=staff.pk, name='tests').key}"}
     operations = api_operations(wsgi_app, keep=lambda path: path.startswith(BASE))
     assert len(operations) == 9
     failures = server_errors(operations, headers=headers)

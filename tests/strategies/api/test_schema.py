@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rest_framework.authtoken.models import Token
-
+from accounts.services import api_token_create
 from strategies.services import backtest_start, signal_record
 from tests.execution.api.test_schema import settings_, wsgi_app  # noqa: F401 (fixtures)
 from tests.schema_fuzz import api_operations, server_errors
@@ -21,7 +20,7 @@ def test_no_generated_request_gets_a_server_error(wsgi_app, user, account, btc, 
         side="buy", target_position=1.0,
     )  # fmt: skip
     backtest_start(owner_id=user.pk, strategy_id=strategy.pk)
-    headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    headers = {"Authorization": f"Token {api_token_create(user_id=user.pk, name='tests').key}"}
     operations = api_operations(wsgi_app, keep=lambda path: path.startswith(BASE))
     assert len(operations) == 19
     failures = server_errors(operations, headers=headers)

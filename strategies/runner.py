@@ -66,6 +66,7 @@ from execution.services.signal_execution import signal_execute
 from strategies.domain.base import Bar, LiveStrategy
 from strategies.domain.base import Signal as Decision
 from strategies.kinds import kind_get
+from strategies.market_inputs import LiveBookReading, bar_books
 from strategies.models import (
     RunnerState,
     Signal,
@@ -218,7 +219,20 @@ def strategy_evaluate(
                 ).exists()
                 return result(Verdict.DUPLICATE if repeated else Verdict.STALE)
             live = _live(strategy, instrument, candle.interval, bar_start, state)
-            decision = live.runner.on_bar(_bar(candle, live.index))
+            bar = _bar(candle, live.index)
+            if isinstance(live.runner, LiveBookReading) and live.runner.reads_book:
+                (book,) = bar_books(
+                    instrument_id=instrument.pk, interval=timedelta(seconds=seconds),
+                    starts=[bar_start],
+                )  # fmt: skip
+                if book is None:
+                    raise DomainError(
+                        f"{strategy.name}: no stored L2 book at the close of {instrument.symbol}"
+                        f" {bar_start.isoformat()} (the strategy reads the book)"
+                    )
+                decision = live.runner.on_bar(bar, book=book)
+            else:
+                decision = live.runner.on_bar(bar)
             live.index, live.last_bar = live.index + 1, bar_start
             if state is None:
                 state = RunnerState(
@@ -477,8 +491,21 @@ def _live(
             instrument=instrument, interval=interval, open_time__lt=bar_start
         ).order_by("-open_time")[:count]
     )[::-1]
-    for index, candle in enumerate(history):
-        runner.on_bar(_bar(candle, index))  # warm-up: its decisions are history, not signals
+    if isinstance(runner, LiveBookReading) and runner.reads_book:
+        seconds = interval_seconds(interval)
+        assert seconds is not None
+        starts = [candle.open_time.astimezone(UTC) for candle in history]
+        books = bar_books(
+            instrument_id=instrument.pk, interval=timedelta(seconds=seconds), starts=starts
+        )
+        # Warmed up on the bars since the last one without a stored book.
+        gap = max((i for i, book in enumerate(books) if book is None), default=-1)
+        history, kept = history[gap + 1 :], books[gap + 1 :]
+        for index, (candle, book) in enumerate(zip(history, kept, strict=True)):
+            runner.on_bar(_bar(candle, index), book=book)  # warm-up: history, not signals
+    else:
+        for index, candle in enumerate(history):
+            runner.on_bar(_bar(candle, index))  # warm-up: its decisions are history, not signals
     live = _Live(version, runner, last, len(history))
     with _live_lock:
         _live_states[key] = live

@@ -36,6 +36,7 @@ from strategies.domain.base import Bars
 from strategies.kinds import InvalidStrategyConfig, StrategyKind, kind_get
 from strategies.l2_backtests import L2Execution, l2_backtest_compute, l2_costs_errors
 from strategies.l2_history import l2_window_problem
+from strategies.market_inputs import BacktestBookReading, bar_books, book_series
 from strategies.models import (
     Backtest,
     BacktestData,
@@ -671,6 +672,15 @@ def _backtest_compute(backtest: Backtest, report: Progress) -> dict[str, Any]:
         kind.name, kind.config_from_dict(backtest.config), bars, model=model,
         progress=lambda fraction, message: report(0.05 + 0.15 * fraction, message),
     )  # fmt: skip
+    if isinstance(strategy, BacktestBookReading) and strategy.reads_book:
+        # Its book at each bar's close, as the live runner gives it (strategies.market_inputs).
+        starts = [_moment(start) for start in bars.starts]
+        books = bar_books(
+            instrument_id=Instrument.objects.get(symbol=backtest.symbol).pk,
+            interval=timedelta(seconds=interval_seconds(backtest.interval) or 60),
+            starts=starts,
+        )
+        strategy.use_books(book_series(books, starts))
     walk_forward = walk_forward_metrics(strategy, bars)
     config = BacktestConfig(
         spec=spec,

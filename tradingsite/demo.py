@@ -1,43 +1,49 @@
-"""The demo world of ``make run``: a leader and two followers, days of one-minute candles up to
-now, an XGBoost model trained on them, three public strategies with backtests, copy
-subscriptions and an equity snapshot, so that every dashboard page has something to show.
+"""The demo world of ``make run``: a leader and two followers, real market history from packages,
+an XGBoost model trained walk-forward on it, three public strategies with backtests, copy
+subscriptions and an equity snapshot, so that every dashboard page has something to show, and
+the market replay (execution.services.replay) has history to continue.
 
 Built through each app's services (this package sits above the apps). Every step first looks
-for what it would create and keeps it, so a second run adds only what is missing (the candles
-since the last run, say), and a run stopped midway (Ctrl-C) is finished by the next one.
-Market data is seeded: every machine gets the same walk for the same minutes.
+for what it would create and keeps it, so a second run adds nothing (the replay, not this,
+moves the market on), and a run stopped midway (Ctrl-C) is finished by the next one.
+
+The history: the first HISTORY_BARS bars of each replayed package series (EURUSD hours from
+backtesting, AAPL, MSFT and IBM days from bokeh-sampledata), laid on a one-minute grid that
+ends at the minute of the first load, with the L2 simulator's book at each bar's close.
 """
 
 from __future__ import annotations
 
-import random
 import time
 import warnings
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
 
 from copytrading.models import LIVE_STATUSES, CopySubscription
 from copytrading.services.snapshots import equity_snapshots_take
 from copytrading.services.subscriptions import subscription_create
 from execution.domain.values import InstrumentSpec
-from execution.marketdata.base import CandleBatch
-from execution.models import Account, Candle, Instrument, Order, Position
+from execution.marketdata.base import BookBatch, CandleBatch
+from execution.models import Account, BookSnapshot, Instrument, Order, Position
 from execution.services.accounts import account_open
 from execution.services.market_history import market_history_import
 from execution.services.marketdata import paper_book_update
-from execution.services.marketfeed import BAR, simulated_candles
 from execution.services.orders import order_place
 from execution.services.positions import position_exits_set
-from execution.services.venues import Level
+from execution.services.replay import (
+    BAR,
+    INTERVAL,
+    REPLAY_SOURCES,
+    ReplaySource,
+    replay_cursor,
+    replay_history,
+)
 from mlmodels.features import MissingFeatureInputs
 from mlmodels.models import ModelStatus, ModelVersion
 from mlmodels.services import model_train, model_version_activate
@@ -53,75 +59,69 @@ from strategies.models import (
 from strategies.services import backtest_run, backtest_start, strategy_create, strategy_resume
 
 Say = Callable[[str], None]
+Batch = TypeVar("Batch", CandleBatch, BookBatch)
 
 LEADER, LEADER_PASSWORD = "demo", "demo-trader"
 FOLLOWERS = ("follower1", "follower2")
 FOLLOWER_PASSWORD = "demo-follower"
 ACCOUNT_NAME = "Paper"
+CURRENCY = "USD"  # what every replayed instrument is quoted in
 LEADER_DEPOSIT = Decimal(100_000)
 FOLLOWER_DEPOSITS = {"follower1": Decimal(50_000), "follower2": Decimal(20_000)}
 
-SEED = 20261121
-HISTORY_DAYS = 3  # 4,320 one-minute bars: the model's walk-forward folds and warm-ups fit
-INTERVAL = "1m"
-MODEL_SYMBOL = "BTC-USDT"
-MODEL_NAME = "demo-btc-1m"
+# Bars of each series stored as history; the rest is replayed (EURUSD has 5,000, the shares
+# 3,270): the model's folds, the smart money fit window and the backtests fit in it.
+HISTORY_BARS = 2000
+MODEL_SYMBOL = "EURUSD"
+MODEL_NAME = "demo-eurusd-1m"
 # Smaller than TrainingConfig's defaults (200 trees of depth 6, 5 folds, 2,000 bars first):
-# about a third of the time on 4,320 bars, and a demo model needs no more.
-MODEL_TRAINING = {"folds": 3, "train_size": 1500, "n_estimators": 80, "max_depth": 4}
+# a few seconds on 2,000 bars, and a demo model needs no more.
+MODEL_TRAINING = {"folds": 3, "train_size": 1000, "n_estimators": 80, "max_depth": 4}
 MODEL_FEATURES: dict[str, Any] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class DemoInstrument:
-    symbol: str
-    base: str
-    quote: str
-    tick: Decimal
-    lot: Decimal
-    min_quantity: Decimal
-    min_notional: Decimal
-    mid: Decimal  # where the history ends on a first load (the demo trades are sized to it)
-
-
-def _instrument(*values: str) -> DemoInstrument:
-    symbol, base, quote, *numbers = values
-    tick, lot, min_quantity, min_notional, mid = (Decimal(n) for n in numbers)
-    return DemoInstrument(symbol, base, quote, tick, lot, min_quantity, min_notional, mid)
-
-
-INSTRUMENTS = [
-    _instrument("BTC-USDT", "BTC", "USDT", "0.1", "0.00001", "0.00001", "5", "64250"),
-    _instrument("ETH-USDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "5", "3120"),
-    _instrument("SOL-USDT", "SOL", "USDT", "0.001", "0.001", "0.01", "5", "148.5"),
-]
+MANUAL_SYMBOL = "IBM"  # the leader's own trades: an instrument no strategy trades
 
 
 @dataclass(frozen=True, slots=True)
 class DemoStrategy:
     name: str
     kind: str
+    symbol: str
     config: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
 
 
 STRATEGIES = [
-    DemoStrategy("BTC mean reversion", "mean_reversion"),
-    DemoStrategy("BTC XGBoost", "xgboost"),
-    DemoStrategy("BTC smart money", "smart_money"),
+    # Long only: AAPL trebles over the history, and a short against that is ruin.
+    DemoStrategy("AAPL mean reversion", "mean_reversion", "AAPL", {"long_only": True}),
+    # Closer thresholds than the defaults (0.6 / 0.4): the demo's small model is seldom sure.
+    DemoStrategy(
+        "EURUSD XGBoost", "xgboost", MODEL_SYMBOL, {"buy_above": 0.55, "sell_below": 0.45}
+    ),
+    # Leans with the book the L2 simulator shows at each bar's close (book_inputs); the
+    # thresholds are the aggressive preset's, so it trades in a demo's first minutes.
+    DemoStrategy(
+        "MSFT smart money",
+        "smart_money",
+        "MSFT",
+        {"book_inputs": True, "regime_fit_bars": 500},
+        preset="aggressive",
+    ),
 ]
 # follower -> (strategy name, copy terms): different modes and allocations on each account.
 SUBSCRIPTIONS = {
     "follower1": [
-        ("BTC mean reversion", {"mode": "percent", "allocation_percent": "40"}),
-        ("BTC XGBoost", {"mode": "fixed_ratio", "copy_ratio": "0.5", "allocation_percent": "30"}),
+        ("AAPL mean reversion", {"mode": "percent", "allocation_percent": "40"}),
+        (
+            "EURUSD XGBoost",
+            {"mode": "fixed_ratio", "copy_ratio": "0.5", "allocation_percent": "30"},
+        ),
     ],
     "follower2": [
         (
-            "BTC XGBoost",
+            "EURUSD XGBoost",
             {"mode": "fixed_amount", "fixed_amount": "500", "allocation_percent": "50"},
         ),
-        ("BTC smart money", {"mode": "percent", "allocation_percent": "25"}),
+        ("MSFT smart money", {"mode": "percent", "allocation_percent": "25"}),
     ],
 }
 
@@ -159,22 +159,23 @@ class _Step:
 
 
 def demo_build(*, now: datetime | None = None, say: Say | None = None) -> DemoSummary:
-    """Build (or complete) the demo world up to ``now``; ``say`` hears the progress."""
+    """Build (or complete) the demo world; a first load's history ends at ``now``'s minute.
+    ``say`` hears the progress."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     say = say or (lambda line: None)
     summary = DemoSummary()
     with _Step(summary, say, "users and accounts"):
         leader = _user(LEADER, LEADER_PASSWORD, summary, superuser=True)
         followers = [_user(name, FOLLOWER_PASSWORD, summary) for name in FOLLOWERS]
-        instruments_ensure(summary)
         leader_account = _account(leader, LEADER_DEPOSIT, summary)
         follower_accounts = {
             f.get_username(): _account(f, FOLLOWER_DEPOSITS[f.get_username()], summary)
             for f in followers
         }
-    with _Step(summary, say, f"{HISTORY_DAYS} days of 1m candles up to now"):
-        for instrument in INSTRUMENTS:
-            added = candles_ensure(instrument, now=now, say=say)
+    with _Step(summary, say, f"market history from packages ({HISTORY_BARS:,} bars each)"):
+        anchor = history_anchor(now)
+        for source in REPLAY_SOURCES:
+            added = history_ensure(source, anchor=anchor, say=say)
             summary.add("candles", added > 0, added or 1)
         books_seed()
     with _Step(summary, say, "the leader's first paper trades"):
@@ -221,26 +222,12 @@ def _user(username: str, password: str, summary: DemoSummary, *, superuser: bool
     return user
 
 
-def instruments_ensure(summary: DemoSummary | None = None) -> None:
-    """The demo's instruments: what they are is reference data, kept as found."""
-    with transaction.atomic():
-        for spec in INSTRUMENTS:
-            _, created = Instrument.objects.get_or_create(
-                symbol=spec.symbol,
-                defaults={
-                    "base_currency": spec.base, "quote_currency": spec.quote,
-                    "tick_size": spec.tick, "lot_size": spec.lot,
-                    "min_quantity": spec.min_quantity, "min_notional": spec.min_notional,
-                },
-            )  # fmt: skip
-            if summary is not None:
-                summary.add("instruments", created)
-
-
 def _account(user: User, deposit: Decimal, summary: DemoSummary) -> Account:
     account = Account.objects.filter(owner=user, name=ACCOUNT_NAME).first()
     if account is None:
-        account = account_open(owner=user, name=ACCOUNT_NAME, deposit=deposit, actor="demo")
+        account = account_open(
+            owner=user, name=ACCOUNT_NAME, base_currency=CURRENCY, deposit=deposit, actor="demo"
+        )
         summary.add("accounts", True)
     else:
         summary.add("accounts", False)
@@ -251,150 +238,101 @@ def _account(user: User, deposit: Decimal, summary: DemoSummary) -> Account:
 
 
 @dataclass(frozen=True)
-class _CandleLoader:
-    """A market_history_import loader over candles already made."""
+class _HistoryLoader(Generic[Batch]):
+    """A market_history_import loader over the replay's first bars (candles or books)."""
 
     name: str
     symbol: str
-    batch: CandleBatch
+    instrument: InstrumentSpec
+    history: list[Batch]
 
-    @property
-    def instrument(self) -> InstrumentSpec | None:
-        return None  # instruments_ensure made it
-
-    def batches(self) -> Iterator[CandleBatch]:
-        yield self.batch
+    def batches(self) -> Iterator[Batch]:
+        yield from self.history
 
 
-def _minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
+def history_anchor(now: datetime) -> datetime:
+    """Where the replay's bar 0 opens: kept from a first load (the earliest instrument's
+    first candle), else HISTORY_BARS minutes before ``now``'s minute, so the history ends
+    there."""
+    anchors = [c.anchor for c in map(replay_cursor, REPLAY_SOURCES) if c is not None]
+    if anchors:
+        return min(anchors)
+    return now.replace(second=0, microsecond=0) - BAR * HISTORY_BARS
 
 
-def _seed(symbol: str, start: datetime) -> int:
-    # The same walk for the same instrument and first minute, on every machine.
-    return SEED + zlib.crc32(f"{symbol}@{start:%Y%m%d%H%M}".encode())
-
-
-def candles_ensure(instrument: DemoInstrument, *, now: datetime, say: Say) -> int:
-    """Closed 1m candles of the last HISTORY_DAYS up to ``now``: a seeded walk continuing
-    from the last stored candle (or, on a first load, one ending at the demo's mid price).
-    Returns how many were added."""
-    end = _minute(now)  # the bar opening at ``end`` is still open
-    start = end - timedelta(days=HISTORY_DAYS)
-    last = (
-        Candle.objects.filter(instrument__symbol=instrument.symbol, interval=INTERVAL)
-        .order_by("-open_time")
-        .values_list("open_time", "close")
-        .first()
-    )
-    if last is not None and last[0] >= start:
-        # After the last stored bar (the live feed's may be off the minute: round up).
-        start = _minute(last[0] + BAR + timedelta(seconds=59, microseconds=999_999))
-    bars = int((end - start) / BAR)
-    if bars <= 0:
+def history_ensure(source: ReplaySource, *, anchor: datetime, say: Say) -> int:
+    """The instrument (created on the package's grid) and its first HISTORY_BARS bars, with
+    the book at each bar's close, in one transaction; kept when it has history (the replay
+    may have gone on since). Returns how many candles were added."""
+    if replay_cursor(source) is not None:
         return 0
-    seed = _seed(instrument.symbol, start)
-    if last is not None:
-        price = Decimal(repr(float(last[1])))
-    else:
-        # A geometric walk scales with its start: start where it ends at the demo's mid.
-        trial = simulated_candles(
-            start_price=instrument.mid, start=start, bars=bars, seed=seed, tick_size=instrument.tick
-        )
-        price = (instrument.mid * instrument.mid / trial[-1].close).quantize(instrument.tick)
-    candles = simulated_candles(
-        start_price=price, start=start, bars=bars, seed=seed, tick_size=instrument.tick
+    candle_batches, book_batches = replay_history(source, anchor=anchor, bars=HISTORY_BARS)
+    spec = source.spec
+    candles = market_history_import(
+        loader=_HistoryLoader(source.series, source.symbol, spec, candle_batches)
     )
-    batch = CandleBatch(
-        interval=INTERVAL,
-        open_time=np.array([c.at.replace(tzinfo=None) for c in candles], "datetime64[us]"),
-        open=np.array([float(c.open) for c in candles]),
-        high=np.array([float(c.high) for c in candles]),
-        low=np.array([float(c.low) for c in candles]),
-        close=np.array([float(c.close) for c in candles]),
-        volume=np.array([float(c.volume) for c in candles]),
+    books = market_history_import(
+        loader=_HistoryLoader(source.series, source.symbol, spec, book_batches)
     )
-    stored = market_history_import(
-        loader=_CandleLoader(f"demo walk seed {seed}", instrument.symbol, batch)
-    )
-    say(f"  {stored}")
-    return stored.added
-
-
-def demo_book(
-    mid: Decimal, tick: Decimal, rng: random.Random, levels: int = 20
-) -> tuple[list[Level], list[Level]]:
-    """A seeded L2 book around ``mid``: sizes grow away from the touch, as on real books."""
-    best_bid = (mid / tick).to_integral_value() * tick - tick
-    notional_per_level = Decimal(20_000)
-    bids, asks = [], []
-    for n in range(levels):
-        size = (
-            notional_per_level
-            * (1 + Decimal(n) / 4)
-            / mid
-            * Decimal(rng.uniform(0.5, 1.5)).quantize(Decimal("0.01"))
-        )
-        bids.append((best_bid - tick * n, size.quantize(Decimal("0.001"))))
-        asks.append((best_bid + tick * (n + 2), size.quantize(Decimal("0.001"))))
-    return bids, asks
+    say(f"  {candles}; {books.added:,} books at the bars' closes")
+    return candles.added
 
 
 def books_seed() -> None:
-    """A book for each instrument around its last close: the paper exchange trades there, the
-    mark becomes that price, and the live feed (which starts from the mark) continues the
-    stored history instead of jumping."""
-    rng = random.Random(SEED)
-    for instrument in INSTRUMENTS:
-        close = (
-            Candle.objects.filter(instrument__symbol=instrument.symbol, interval=INTERVAL)
-            .order_by("-open_time")
-            .values_list("close", flat=True)
+    """Each instrument's book at its last stored bar's close: the paper exchange trades
+    there and marks positions at it until the replay's first book."""
+    for source in REPLAY_SOURCES:
+        book = (
+            BookSnapshot.objects.filter(instrument__symbol=source.symbol)
+            .order_by("-taken_at")
+            .values_list("bids", "asks")
             .first()
         )
-        mid = instrument.mid if close is None else Decimal(repr(float(close)))
-        bids, asks = demo_book(mid, instrument.tick, rng)
-        paper_book_update(symbol=instrument.symbol, bids=bids, asks=asks)
+        if book is None:
+            continue
+        bids, asks = ([(_decimal(p), _decimal(q)) for p, q in side] for side in book)
+        paper_book_update(symbol=source.symbol, bids=bids, asks=asks)
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
 
 
 def _trade(account: Account) -> int:
-    """The leader's first paper trades, each once (by its client order id: a run stopped
-    between two places the rest); returns how many were placed now."""
-    sol = next(i for i in INSTRUMENTS if i.symbol == "SOL-USDT")
-    sol_mark = Instrument.objects.get(symbol=sol.symbol).mark_price
-    assert sol_mark is not None  # books_seed marked it
-    trades: list[tuple[str, str, str, Decimal | None]] = [
-        ("BTC-USDT", "buy", "0.25", None),
-        ("ETH-USDT", "sell", "3", None),
-        # About 0.7% below the touch: it rests, an open order on the overview.
-        ("SOL-USDT", "buy", "40", (sol_mark * Decimal("0.993")).quantize(sol.tick)),
-        ("BTC-USDT", "sell", "0.1", None),
+    """The leader's own paper trades on MANUAL_SYMBOL, each once (by its client order id: a
+    run stopped between two places the rest): a position with a stop loss and a take profit,
+    and a limit order resting below the touch; returns how many were placed now."""
+    instrument = Instrument.objects.get(symbol=MANUAL_SYMBOL)
+    mark = instrument.mark_price
+    assert mark is not None  # books_seed marked it
+    tick = instrument.tick_size
+    resting = (mark * Decimal("0.97") / tick).to_integral_value() * tick  # 3% below: it rests
+    trades: list[tuple[str, str, Decimal | None]] = [
+        ("buy", "150", None),
+        ("buy", "50", resting),
+        ("sell", "50", None),
     ]
     placed = 0
-    for number, (symbol, side, quantity, price) in enumerate(trades, start=1):
+    for number, (side, quantity, price) in enumerate(trades, start=1):
         client_order_id = f"demo{account.pk}t{number}"
         if Order.objects.filter(account=account, client_order_id=client_order_id).exists():
             continue
         order_place(
-            account_id=account.pk, symbol=symbol, side=side, quantity=quantity,
+            account_id=account.pk, symbol=MANUAL_SYMBOL, side=side, quantity=quantity,
             order_type="limit" if price else "market", price=price,
             client_order_id=client_order_id, actor="demo",
         )  # fmt: skip
         placed += 1
-    btc = Position.objects.filter(account=account, instrument__symbol="BTC-USDT").first()
-    entry = None if btc is None else btc.average_entry_price
-    if btc is not None and entry is not None and btc.stop_loss_price is None:
+    position = Position.objects.filter(account=account, instrument=instrument).first()
+    entry = None if position is None else position.average_entry_price
+    if position is not None and entry is not None and position.stop_loss_price is None:
         position_exits_set(
-            position_id=btc.pk,
-            stop_loss_price=str(_round_thousand(entry * Decimal("0.95"))),
-            take_profit_price=str(_round_thousand(entry * Decimal("1.09"))),
+            position_id=position.pk,
+            stop_loss_price=str((entry * Decimal("0.9")).quantize(Decimal(1))),
+            take_profit_price=str((entry * Decimal("1.2")).quantize(Decimal(1))),
             actor="demo",
         )
     return placed
-
-
-def _round_thousand(price: Decimal) -> Decimal:
-    return (price / 1000).quantize(Decimal(1)) * 1000  # round levels, as a trader sets them
 
 
 # --- model, strategies, backtests ------------------------------------------------------------
@@ -443,7 +381,7 @@ def _strategy(
     if strategy is None:
         strategy = strategy_create(
             owner_id=leader.pk, name=spec.name, kind=spec.kind, account_id=account.pk,
-            symbols=[MODEL_SYMBOL], interval=INTERVAL, config=spec.config, preset=spec.preset,
+            symbols=[spec.symbol], interval=INTERVAL, config=spec.config, preset=spec.preset,
             model_version_id=version.pk if spec.kind == "xgboost" else None,
             visibility="public",
         )  # fmt: skip

@@ -15,6 +15,7 @@ feed runs in the web server's process (tradingsite.asgi starts it when MARKET_FE
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import logging
 import math
@@ -25,10 +26,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from execution.domain.marketsim import BookSnapshot, Candle, MarketSimConfig, simulate_events
 from execution.domain.values import exact
+from execution.models import BookSnapshot as StoredBook
 from execution.models import Candle as StoredCandle
 from execution.models import Instrument
 from execution.services.marketdata import paper_book_update
@@ -116,8 +119,11 @@ def feed_events(
         price, at, batch = candles[-1].close, at + BAR * BARS_PER_BATCH, batch + 1
 
 
-def feed_bar_close(*, symbol: str, candle: Candle, interval: str = "1m") -> None:
-    """Store a closed candle of the feed (one already stored is kept as it is) and announce
+def feed_bar_close(
+    *, symbol: str, candle: Candle, interval: str = "1m", book: BookSnapshot | None = None
+) -> None:
+    """Store a closed candle of the feed (one already stored is kept as it is), with the
+    book at its close if given (strategies that read the book find it there), and announce
     it after commit (``execution.signals.bar_closed``): the strategy runner listens, and this
     app never imports it."""
     with transaction.atomic():
@@ -129,6 +135,15 @@ def feed_bar_close(*, symbol: str, candle: Candle, interval: str = "1m") -> None
                 "close": float(candle.close), "volume": float(candle.volume),
             },
         )  # fmt: skip
+        if (
+            book is not None
+            and not StoredBook.objects.filter(instrument=instrument, taken_at=book.at).exists()
+        ):
+            StoredBook.objects.create(
+                instrument=instrument, taken_at=book.at, depth=len(book.bids),
+                bids=[[float(p), float(q)] for p, q in book.bids],
+                asks=[[float(p), float(q)] for p, q in book.asks],
+            )  # fmt: skip
         transaction.on_commit(
             lambda: bar_closed.send(
                 sender=StoredCandle, symbol=symbol, interval=interval, bar_start=candle.at
@@ -200,13 +215,33 @@ def _keyed(
         yield at, symbol, event
 
 
-def market_feed_start(*, seed: int = 20261121) -> threading.Event:
-    """Run the feed in a daemon thread of this process; set the returned event to stop it."""
+def market_feed_start(
+    *, seed: int = 20261121, source: str | None = None, speed: float | None = None
+) -> threading.Event:
+    """Run the simulated market in a daemon thread of this process. What it follows is
+    ``source`` (default: the MARKET_SOURCE setting): ``walk``, the seeded random walk above,
+    or ``replay``, the package history (execution.services.replay) at ``speed`` bars a second
+    (default: REPLAY_SPEED). Set the returned event to stop it; the process also stops it at
+    exit, so a bar being stored when Ctrl-C comes is finished, not cut."""
     stop = threading.Event()
-    thread = threading.Thread(
-        target=market_feed_run, kwargs={"stop": stop, "seed": seed}, name="market-feed",
-        daemon=True,
-    )  # fmt: skip
+    source = source or settings.MARKET_SOURCE
+    if source == "replay":
+        from execution.services.replay import market_replay_run
+
+        speed = settings.REPLAY_SPEED if speed is None else speed
+        target: Callable[..., object] = market_replay_run
+        kwargs: dict[str, object] = {"stop": stop, "speed": speed}
+        described = f"package history replayed at {speed:g} bars a second"
+    else:
+        target, kwargs = market_feed_run, {"stop": stop, "seed": seed}
+        described = "simulated books for the paper exchange, one a second"
+    thread = threading.Thread(target=target, kwargs=kwargs, name="market-feed", daemon=True)
     thread.start()
-    logger.info("market feed: simulated books for the paper exchange, one a second")
+
+    def stop_feed() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    atexit.register(stop_feed)
+    logger.info("market feed: %s", described)
     return stop

@@ -114,6 +114,14 @@ class SmartMoneyConfig:
         ),
     )
 
+    book_inputs: bool = field(
+        default=False,
+        metadata=about(
+            "read the L2 book at each bar's close (imbalance and stress from it); without it "
+            "the book leans to no side and the strategy does not trade"
+        ),
+    )
+
     def __post_init__(self) -> None:
         parse_strategy_settings(self)
 
@@ -514,6 +522,20 @@ class SmartMoneyKind:
     def __init__(self, config: SmartMoneyConfig) -> None:
         self.config = config
         self._fitted: tuple[bytes, RegimeModel] | None = None
+        self._books: OrderBookSeries | None = None
+
+    @property
+    def reads_book(self) -> bool:
+        """Whether each bar needs the L2 book at its close (``book_inputs``)."""
+        return self.config.book_inputs
+
+    @property
+    def bundles(self) -> frozenset[InputBundle]:
+        return frozenset({InputBundle.BOOK}) if self.config.book_inputs else frozenset()
+
+    def use_books(self, books: OrderBookSeries) -> None:
+        """The book at each bar's close for ``target_positions`` (one row per bar)."""
+        self._books = books
 
     @property
     def name(self) -> str:
@@ -535,7 +557,7 @@ class SmartMoneyKind:
         return self._fitted[1]
 
     def follower(self, bars: Bars) -> SmartMoneyFollower:
-        return SmartMoneyFollower(self.config, self.fit(bars))
+        return SmartMoneyFollower(self.config, self.fit(bars), bundles=self.bundles)
 
     def walk_forward(self, bars: Bars) -> dict[str, Any]:
         """The fit window, for a backtest's record."""
@@ -554,7 +576,16 @@ class SmartMoneyKind:
         fit_bars = self.config.regime_fit_bars
         if len(bars) <= fit_bars:
             return targets
-        targets[fit_bars:] = self.follower(bars).target_positions(bars)[fit_bars:]
+        book = None
+        if self.reads_book:
+            if self._books is None or len(self._books) != len(bars):
+                given = 0 if self._books is None else len(self._books)
+                raise InvalidFeatureInputs(
+                    f"book_inputs: the strategy reads the book at each bar's close; "
+                    f"{given} books for {len(bars)} bars"
+                )
+            book = self._books
+        targets[fit_bars:] = self.follower(bars).target_positions(bars, book=book)[fit_bars:]
         return targets
 
     def live(self) -> LiveSmartMoneyKind:
@@ -568,24 +599,35 @@ class LiveSmartMoneyKind:
 
     def __init__(self, strategy: SmartMoneyKind) -> None:
         self.strategy = strategy
-        self._buffer: list[Bar] = []
+        self._buffer: list[tuple[Bar, BookSnapshot | None]] = []
         self._follower: LiveSmartMoneyFollower | None = None
         self._target = 0.0
+
+    @property
+    def reads_book(self) -> bool:
+        return self.strategy.reads_book
 
     @property
     def last_decision(self) -> SmartMoneyDecision | None:
         return None if self._follower is None else self._follower.last_decision
 
-    def on_bar(self, bar: Bar) -> Signal | None:
+    def on_bar(self, bar: Bar, *, book: BookSnapshot | None = None) -> Signal | None:
+        """``book``: the L2 book at the bar's close, which a strategy with ``book_inputs``
+        needs on every bar (the fit window's too: the follower replays them)."""
+        if self.reads_book and book is None:
+            raise InvalidFeatureInputs(
+                f"book_inputs: the bar of {bar.start.isoformat()} came without its book"
+            )
         if self._follower is None:
-            self._buffer.append(bar)
+            self._buffer.append((bar, book))
             if len(self._buffer) == self.strategy.config.regime_fit_bars:
-                follower = self.strategy.follower(_bars_of(self._buffer)).live()
-                for seen in self._buffer:
-                    follower.on_bar(seen)  # warm-up: the fit window is flat
+                bars = _bars_of([seen for seen, _ in self._buffer])
+                follower = self.strategy.follower(bars).live()
+                for seen, seen_book in self._buffer:
+                    follower.on_bar(seen, book=seen_book)  # warm-up: the fit window is flat
                 self._follower, self._buffer = follower, []
             return None
-        self._follower.on_bar(bar)
+        self._follower.on_bar(bar, book=book)
         assert self._follower.last_decision is not None
         # The follower's own signals start from its warm-up's target; ours from flat.
         target = _target(self._follower.last_decision)

@@ -414,6 +414,19 @@ EXCHANGE_KEY_ENCRYPTION_KEYS = env_list("EXCHANGE_KEY_ENCRYPTION_KEYS", [])
 MARKET_FEED = env_str("MARKET_FEED", "off")
 if MARKET_FEED not in {"off", "simulated"}:
     raise ImproperlyConfigured(f"MARKET_FEED={MARKET_FEED!r}: expected off or simulated")
+# What the simulated market follows: "walk", a seeded random walk from each instrument's mark,
+# or "replay", package history played forward (execution.services.replay) at REPLAY_SPEED
+# bars a second (local.py's default: the demo's market).
+MARKET_SOURCES = {"walk", "replay"}
+MARKET_SOURCE = env_str("MARKET_SOURCE", "walk")
+if MARKET_SOURCE not in MARKET_SOURCES:
+    raise ImproperlyConfigured(f"MARKET_SOURCE={MARKET_SOURCE!r}: expected walk or replay")
+try:
+    REPLAY_SPEED = float(env_str("REPLAY_SPEED", "1"))
+except ValueError:
+    REPLAY_SPEED = float("nan")
+if not 0 < REPLAY_SPEED <= 100:  # NaN fails too
+    raise ImproperlyConfigured("REPLAY_SPEED: bars a second, above 0 and at most 100")
 
 # The live strategy runner (strategies.runner): "inline" evaluates the strategies of a closed
 # bar in the process that closed it, after commit (the embedded default); "celery" sends one

@@ -36,7 +36,6 @@ class Command(BaseCommand):
         )
         for name in demo.FOLLOWERS:
             write(f"  follower: sign in as '{name}' with password '{demo.FOLLOWER_PASSWORD}'")
+        symbols = {s.name: s.symbol for s in demo.STRATEGIES}
         for name, status in summary.strategies.items():
-            write(
-                f"  strategy of '{demo.LEADER}' (public, {demo.MODEL_SYMBOL} 1m): {name}, {status}"
-            )
+            write(f"  strategy of '{demo.LEADER}' (public, {symbols[name]} 1m): {name}, {status}")

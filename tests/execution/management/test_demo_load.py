@@ -49,21 +49,26 @@ def test_demo_load_builds_the_demo_and_a_second_run_changes_nothing():
     user = get_user_model().objects.get(username="demo")
     assert user.is_staff and user.is_superuser and user.check_password("demo-trader")
     assert sorted(Instrument.objects.values_list("symbol", flat=True)) == [
-        "BTC-USDT",
-        "ETH-USDT",
-        "SOL-USDT",
+        "AAPL",
+        "EURUSD",
+        "IBM",
+        "MSFT",
     ]
     account = Account.objects.get(owner=user)
-    assert (account.name, account.mode) == ("Paper", "paper")
+    assert (account.name, account.mode, account.base_currency) == ("Paper", "paper", "USD")
     orders = Order.objects.filter(account=account)
     filled = orders.filter(status="filled")
-    assert filled.count() == 3 and Fill.objects.filter(order__in=filled).exists()
+    assert filled.count() == 2 and Fill.objects.filter(order__in=filled).exists()
     resting = orders.get(order_type="limit")
-    assert resting.status == "submitted" and resting.instrument.symbol == "SOL-USDT"
+    assert resting.status == "submitted" and resting.instrument.symbol == "IBM"
     assert resting.sent_at is not None and not resting.fills.exists()
-    btc = Position.objects.get(account=account, instrument__symbol="BTC-USDT")
-    assert btc.quantity == D("0.15")
-    assert (btc.stop_loss_price, btc.take_profit_price) == (D(61000), D(70000))
+    ibm = Position.objects.get(account=account, instrument__symbol="IBM")
+    assert ibm.quantity == D(100)
+    entry = ibm.average_entry_price
+    assert (ibm.stop_loss_price, ibm.take_profit_price) == (
+        (entry * D("0.9")).quantize(D(1)),
+        (entry * D("1.2")).quantize(D(1)),
+    )
     first = counts()
 
     paper_reset()  # `make run` again: a new process

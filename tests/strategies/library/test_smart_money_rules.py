@@ -142,6 +142,7 @@ def test_presets_are_the_issues_values_with_defaults_for_the_rest():
         "stop_loss_base": 0.015,
         "take_profit_base": 0.03,
         "regime_fit_bars": 500,
+        "book_inputs": False,
     }
     assert (aggressive.confidence_threshold, aggressive.max_position_size) == (0.6, 0.15)
     assert (aggressive.min_liquidity_score, aggressive.stop_loss_base) == (0.4, 0.025)
@@ -153,6 +154,7 @@ def test_presets_are_the_issues_values_with_defaults_for_the_rest():
         "stop_loss_base": 0.02,
         "take_profit_base": 0.04,
         "regime_fit_bars": 500,
+        "book_inputs": False,
     }
 
 

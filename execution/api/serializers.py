@@ -31,6 +31,11 @@ ORDER_SIDES = [side.value for side in Side]
 POSITION_SIDES = ["long", "short", "flat"]
 
 
+# What an amount may look like: ASCII digits, one point, an exponent. Python's Decimal also
+# reads "1_000" and Arabic-Indic or fullwidth digits: a typo or a look-alike is not a price.
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 class AmountField(serializers.DecimalField):
     """A price, quantity or money amount as a decimal string ("20000.5"), at the project's
     precision. Input is kept exactly as sent (no rounding); output drops trailing zeros."""
@@ -40,6 +45,12 @@ class AmountField(serializers.DecimalField):
         kwargs.setdefault("decimal_places", DECIMAL_PLACES)
         kwargs.setdefault("normalize_output", True)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(data.strip()):
+            self.fail("invalid")
+        value: Decimal = super().to_internal_value(data)
+        return value
 
     def quantize(self, value: Decimal) -> Decimal:
         # validate_precision has checked the digits: padding 0.5 to 0.500000000000000000 would

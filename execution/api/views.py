@@ -356,7 +356,8 @@ class PositionBySymbolView(APIView):
     def get(self, request: Request, symbol: str) -> Response:
         query = query_params(AccountQuerySerializer, request)
         symbol = symbol.strip().upper()
-        if not selectors.instrument_exists(symbol):
+        # A NUL cannot be in a symbol, and PostgreSQL refuses it in a query: not found.
+        if "\x00" in symbol or not selectors.instrument_exists(symbol):
             raise Http404(f"unknown instrument {symbol!r}.")
         positions = selectors.positions_in_instrument_for_owner(
             request_owner_id(request), symbol, account_id=query.get("account")

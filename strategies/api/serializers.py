@@ -68,12 +68,18 @@ class StrategySerializer(serializers.ModelSerializer[Strategy]):
         read_only_fields = fields
 
 
+MAX_INSTRUMENTS = 100  # a request listing more is refused, not deduplicated at length
+
+
 class StrategyWriteSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=KIND_NAMES)
     account = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
     instruments = serializers.ListField(
-        child=serializers.CharField(max_length=40), min_length=1, help_text="Symbols."
+        child=serializers.CharField(max_length=40),
+        min_length=1,
+        max_length=MAX_INSTRUMENTS,
+        help_text=f"Symbols (1 to {MAX_INSTRUMENTS}).",
     )
     interval = serializers.CharField(max_length=4, help_text="e.g. 15m, 1h, 1d.")
     config = ConfigField(required=False, default=dict)

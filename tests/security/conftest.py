@@ -18,9 +18,9 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
 from copytrading.models import CopyTrade
 from copytrading.services.subscriptions import subscription_create
 from copytrading.tasks import mirror_fill_task
@@ -43,6 +43,7 @@ MARKERS = {
     "kill_reason": f"alice-kill-reason-{MARK}",
     "signal": f"alice-signal-{MARK}",
     "backtest": f"alice-backtest-{MARK}",
+    "api_token": f"alice-token-{MARK}",
 }
 
 
@@ -71,9 +72,16 @@ def clean_state(settings):
 
 
 def token_client(user: Any) -> APIClient:
+    """Signed in by an API token, got as a client gets one: from the token endpoint with the
+    user's password (tests.factories.make_user's)."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.post(
+        "/api/v1/auth/token/",
+        {"username": user.username, "password": f"pw-{user.username}"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     return client
 
 
@@ -86,7 +94,8 @@ def session_client(user: Any) -> Client:
 def build_world(*, with_training: bool = True) -> World:
     """Alice owns an account, orders (one open, one filled), a fill, a position, a parent order,
     a breaker event, a private strategy with a signal, a backtest, a comparison, a copy
-    subscription with a copy trade, a training run and an API token. Bob has an account only."""
+    subscription with a copy trade, a training run and a named API token. Bob has an account
+    only (and the token his test client signs in with)."""
     instrument = make_instrument("BTC-USDT", mark="20000")
     btc_book(datetime.now(UTC), depth=Decimal(50))
     alice, bob, leader = make_user("alice"), make_user("bob"), make_user("leader")
@@ -154,7 +163,9 @@ def build_world(*, with_training: bool = True) -> World:
     account_kill_switch_set(
         account_id=account.pk, on=False, reason=MARKERS["kill_reason"], actor=f"user:{alice.pk}"
     )
+    api_token = api_token_create(user_id=alice.pk, name=MARKERS["api_token"]).token
     ids: dict[str, int | str] = {
+        "api_token": api_token.pk,
         "account": account.pk,
         "order": str(open_order.pk),
         "filled_order": str(filled.pk),
@@ -166,7 +177,6 @@ def build_world(*, with_training: bool = True) -> World:
         "comparison": comparison.pk,
         "subscription": subscription.pk,
         "copy_trade": copy_trades[0],
-        "token": Token.objects.get_or_create(user=alice)[0].key,
     }
     if with_training:
         call_command("marketdata_import", "backtesting:EURUSD", stdout=StringIO())
@@ -188,6 +198,7 @@ def build_world(*, with_training: bool = True) -> World:
         "subscription": {subscription.pk},
         "copy_trade": set(copy_trades),
         "position": set(account.positions.values_list("pk", flat=True)),
+        "api_token": {api_token.pk},
     }
     world.owned = {kind: {str(pk) for pk in pks} for kind, pks in owned.items()}
     assert instrument.symbol == "BTC-USDT"

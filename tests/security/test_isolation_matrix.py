@@ -57,6 +57,8 @@ OWN_ONLY = "own-only"  # answers bob 2xx with his own rows only (none here)
 # Route -> (how its parameters are filled from alice's ids, what bob gets).
 DETAIL_CASES: dict[str, tuple[dict[str, str], str]] = {
     "overview/accounts/<int:account_id>/kill-switch/": ({"account_id": "account"}, NOT_FOUND),
+    "accounts/tokens/<int:token_id>/revoke/": ({"token_id": "api_token"}, NOT_FOUND),
+    "api/v1/auth/tokens/<str:pk>/": ({"pk": "api_token"}, NOT_FOUND),
     "strategies/<int:strategy_id>/": ({"strategy_id": "strategy"}, NOT_FOUND),
     "strategies/<int:strategy_id>/pause/": ({"strategy_id": "strategy"}, NOT_FOUND),
     "strategies/<int:strategy_id>/resume/": ({"strategy_id": "strategy"}, NOT_FOUND),
@@ -126,11 +128,13 @@ LIST_KINDS = {
     "api/v1/copytrading/subscriptions/": "subscription",
     "api/v1/copytrading/copy-trades/": "copy_trade",
     "api/v1/trading/positions/<str:symbol>/": "position",
+    "api/v1/auth/tokens/": "api_token",
 }
 
 # Answering an anonymous visitor 2xx is their purpose.
 ANONYMOUS_PUBLIC = {
     "healthz",
+    "health/",  # for load balancers: up or down and which service, no data
     "vendor/plotly.min.js",
     "accounts/login/",
     "accounts/logout/",
@@ -222,7 +226,7 @@ def admin_object_id(pattern: str, world: World) -> str:
         "account": "account", "order": "order", "parentorder": "parent_order", "fill": "fill",
         "strategy": "strategy", "signal": "signal", "backtest": "backtest",
         "copysubscription": "subscription", "copytrade": "copy_trade",
-        "trainingrun": "training_run", "user": "alice", "tokenproxy": "token",
+        "trainingrun": "training_run", "user": "alice", "apitoken": "api_token",
     }  # fmt: skip
     kind = by_model.get(model._meta.model_name)
     if kind is not None and kind in world.ids:

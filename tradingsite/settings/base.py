@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tradingsite.limits.RequestSizeLimitMiddleware",  # 413 for a body over the upload limit
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,6 +108,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Request bodies (forms and JSON) above this many bytes are refused with 413 (tradingsite.limits,
+# execution.api.parsers); no request of this site needs more than a few kilobytes.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
 
 ROOT_URLCONF = "tradingsite.urls"
 WSGI_APPLICATION = "tradingsite.wsgi.application"

@@ -642,3 +642,35 @@ class BookSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} book at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxMessage(models.Model):
+    """A notification written in the transaction of the rows it announces (a transactional
+    outbox, execution.outbox): it is published after commit and marked sent; one the broker
+    refused, or whose process died before publishing, is published again by the relay."""
+
+    topic = models.CharField(max_length=64)
+    object_id = models.BigIntegerField()  # the row announced (a fill's id)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField()
+    # When the relay may (re)publish it: a grace after commit for the committing process to
+    # publish it first, later a backoff after each failed attempt.
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The relay's query, over the few unsent rows only.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_unsent_due",
+                condition=Q(sent_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "sent" if self.sent_at else f"unsent after {self.attempts} attempts"
+        return f"{self.topic} {self.object_id} ({state})"

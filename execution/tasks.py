@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
+from execution.outbox import outbox_prune, outbox_relay
 from execution.services.accounts import account_days_open
 from execution.services.algos import parent_order_run, parent_orders_due
 from execution.services.breakers import instrument_halts_advance
@@ -73,3 +74,14 @@ def reconcile_at_start(**kwargs: Any) -> None:
     """A worker that starts (after a crash, say) has live accounts reconciled: orders its
     predecessor left unknown are settled before the periodic run comes round."""
     reconcile_live_accounts.delay()
+
+
+@shared_task(name="execution.relay_outbox")
+def relay_outbox() -> int:
+    """Publish the outbox messages a broker outage or a crash left unsent."""
+    return outbox_relay()
+
+
+@shared_task(name="execution.prune_outbox")
+def prune_outbox() -> int:
+    return outbox_prune()

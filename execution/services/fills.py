@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -30,8 +29,13 @@ from execution.domain.orders import FillEvent, OrderStatus, status_after_fill
 from execution.domain.positions import PositionState, apply_fill, fee_in_quote
 from execution.domain.values import Liquidity, Side, exact, quantize, to_decimal, to_positive
 from execution.models import EventKind, Fill, Order, Position
+from execution.outbox import (
+    FILL_COMMITTED,
+    Message,
+    fill_messages_statement,
+    messages_publish_on_commit,
+)
 from execution.services.notify import on_commit_broadcast, on_commit_pnl_push
-from execution.signals import fill_committed
 from execution.venues.base import VenueFill
 
 
@@ -377,8 +381,17 @@ def fills_record(
         margin = quantize(abs(state.cost_basis) / locked.leverage)
     fill_values, fill_params = _values(fill_rows)
     event_values, event_params = _values(event_rows)
-    inserted = _run([
+    # Copy trading and the parent order hear of each fill through the outbox: its message
+    # commits with the fill, so a broker down at commit delays the news but never loses it.
+    news = {
+        "order_id": str(order_uuid),
+        "account_id": locked.account_id,
+        "parent_id": locked.parent_id,
+    }
+    results = _run([
         (_INSERT_FILLS.format(rows=fill_values), fill_params),
+        fill_messages_statement(order_pk=order_pk, trade_ids=list(new), payload=news,
+                                now=now),
         (_UPDATE_ORDER, [filled_qty, filled_notional, average_fill_price, status, at(now),
                          order_pk]),
         (_UPDATE_POSITION, [state.quantity, state.cost_basis, state.average_entry_price,
@@ -386,15 +399,15 @@ def fills_record(
                             at(marked_at), margin, at(opened_at), exits_cleared, exits_cleared,
                             at(now), locked.position_id]),
         (_INSERT_EVENTS.format(rows=event_values), event_params),
-    ])[0]  # fmt: skip
-    new_ids = {trade_id: pk for trade_id, pk in inserted}
+    ])  # fmt: skip
+    new_ids = {trade_id: pk for trade_id, pk in results[0]}
+    message_ids = {fill_id: message_id for message_id, fill_id in results[1]}
 
     account_id = locked.account_id
-    for trade_id in new:
-        transaction.on_commit(
-            partial(fill_committed.send, sender=Fill, fill_id=new_ids[trade_id],
-                    order_id=order_uuid, account_id=account_id, parent_id=locked.parent_id)
-        )  # fmt: skip
+    messages_publish_on_commit([
+        Message(message_ids[new_ids[trade_id]], FILL_COMMITTED, new_ids[trade_id], news)
+        for trade_id in new
+    ])  # fmt: skip
     for payload in pushes:
         on_commit_broadcast(owner_id=locked.owner_id, kind="fill", payload=payload)
     on_commit_pnl_push(account_id=account_id)  # valued after the commit, coalesced

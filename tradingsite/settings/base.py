@@ -230,6 +230,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},
     },
+    # Outbox messages (a fill's news for copy trading and its parent order) that a broker
+    # outage or a crash left unsent are published again; sent ones are kept a day.
+    "relay-outbox": {
+        "task": "execution.relay_outbox",
+        "schedule": 2.0,
+        "options": {"expires": 2.0},
+    },
+    "prune-outbox": {"task": "execution.prune_outbox", "schedule": crontab(minute=30)},
     # A signal whose evaluation committed but whose execution a crash cut off is carried out
     # (or expired, past its decay): the runner's safety net.
     "carry-out-pending-signals": {

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -28,11 +28,8 @@ from django.contrib.auth.models import User
 from copytrading.models import LIVE_STATUSES, CopySubscription
 from copytrading.services.snapshots import equity_snapshots_take
 from copytrading.services.subscriptions import subscription_create
-from execution.domain.values import InstrumentSpec
-from execution.marketdata.base import BookBatch, CandleBatch
 from execution.models import Account, BookSnapshot, Instrument, Order, Position
 from execution.services.accounts import account_open
-from execution.services.market_history import market_history_import
 from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
 from execution.services.positions import position_exits_set
@@ -42,7 +39,7 @@ from execution.services.replay import (
     REPLAY_SOURCES,
     ReplaySource,
     replay_cursor,
-    replay_history,
+    replay_history_store,
 )
 from mlmodels.features import MissingFeatureInputs
 from mlmodels.models import ModelStatus, ModelVersion
@@ -59,7 +56,6 @@ from strategies.models import (
 from strategies.services import backtest_run, backtest_start, strategy_create, strategy_resume
 
 Say = Callable[[str], None]
-Batch = TypeVar("Batch", CandleBatch, BookBatch)
 
 LEADER, LEADER_PASSWORD = "demo", "demo-trader"
 FOLLOWERS = ("follower1", "follower2")
@@ -237,19 +233,6 @@ def _account(user: User, deposit: Decimal, summary: DemoSummary) -> Account:
 # --- market history --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _HistoryLoader(Generic[Batch]):
-    """A market_history_import loader over the replay's first bars (candles or books)."""
-
-    name: str
-    symbol: str
-    instrument: InstrumentSpec
-    history: list[Batch]
-
-    def batches(self) -> Iterator[Batch]:
-        yield from self.history
-
-
 def history_anchor(now: datetime) -> datetime:
     """Where the replay's bar 0 opens: kept from a first load (the earliest instrument's
     first candle), else HISTORY_BARS minutes before ``now``'s minute, so the history ends
@@ -266,14 +249,7 @@ def history_ensure(source: ReplaySource, *, anchor: datetime, say: Say) -> int:
     may have gone on since). Returns how many candles were added."""
     if replay_cursor(source) is not None:
         return 0
-    candle_batches, book_batches = replay_history(source, anchor=anchor, bars=HISTORY_BARS)
-    spec = source.spec
-    candles = market_history_import(
-        loader=_HistoryLoader(source.series, source.symbol, spec, candle_batches)
-    )
-    books = market_history_import(
-        loader=_HistoryLoader(source.series, source.symbol, spec, book_batches)
-    )
+    candles, books = replay_history_store(source, anchor=anchor, bars=HISTORY_BARS)
     say(f"  {candles}; {books.added:,} books at the bars' closes")
     return candles.added
 

@@ -242,6 +242,12 @@ def market_feed_start(
         stop.set()
         thread.join(timeout=10)
 
-    atexit.register(stop_feed)
+    # Stopped before the interpreter shuts down its thread pools (threading's own exit hooks
+    # run first; atexit's after them), so the bar in hand is finished, pushes included, and
+    # Ctrl-C prints no traceback.
+    on_exit: Callable[[Callable[[], None]], object] = getattr(
+        threading, "_register_atexit", atexit.register
+    )
+    on_exit(stop_feed)
     logger.info("market feed: %s", described)
     return stop

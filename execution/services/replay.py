@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import Generic, TypeVar
 
 import numpy as np
 from django.db import close_old_connections
@@ -52,10 +53,12 @@ from execution.marketdata.base import BookBatch, CandleBatch
 from execution.marketdata.packages import SERIES
 from execution.models import Candle as StoredCandle
 from execution.models import Instrument
+from execution.services.market_history import ImportSummary, market_history_import
 from execution.services.marketdata import paper_book_update
 from execution.services.marketfeed import feed_bar_close
 
 logger = logging.getLogger(__name__)
+Batch = TypeVar("Batch", CandleBatch, BookBatch)
 
 BAR = timedelta(minutes=1)
 INTERVAL = "1m"
@@ -198,6 +201,32 @@ def replay_history(
             )
         )
     return candle_batches, book_batches
+
+
+@dataclass(frozen=True)
+class _HistoryLoader(Generic[Batch]):
+    """A market_history_import loader over batches already made."""
+
+    name: str
+    symbol: str
+    instrument: InstrumentSpec
+    history: list[Batch]
+
+    def batches(self) -> Iterator[Batch]:
+        yield from self.history
+
+
+def replay_history_store(
+    source: ReplaySource, *, anchor: datetime, bars: int
+) -> tuple[ImportSummary, ImportSummary]:
+    """Store ``replay_history`` (creating the instrument on the package's grid if needed):
+    the candles' import summary and the books'."""
+    candles, books = replay_history(source, anchor=anchor, bars=bars)
+    spec = source.spec
+    return (
+        market_history_import(loader=_HistoryLoader(source.series, spec.symbol, spec, candles)),
+        market_history_import(loader=_HistoryLoader(source.series, spec.symbol, spec, books)),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm
 
 from accounts.backends import sign_in_wait
@@ -54,6 +55,16 @@ class StaffAdminSignInForm(ThrottledSignInMixin, AdminAuthenticationForm):
 
 class StaffAdminOtpSignInForm(ThrottledSignInMixin, OTPAdminAuthenticationForm):
     """The admin's sign-in: password, then the current code of the staff member's TOTP app."""
+
+    def _chosen_device(self, user: Any) -> Any:
+        """The device picked, or the staff member's only confirmed device: most have one
+        phone, and should not have to choose it."""
+        chosen = super()._chosen_device(user)
+        if chosen is None and not self.cleaned_data.get("otp_device"):
+            devices = list(devices_for_user(user, confirmed=True))
+            if len(devices) == 1:
+                return devices[0]
+        return chosen
 
     otp_token = forms.CharField(
         required=False,

@@ -5,6 +5,7 @@
   the Redis channel layer, so a push committed in the test process reaches the server's
   consumers. ``restart()`` kills it and starts it again on the same port.
 - ``browser`` / ``browser_page``: Chromium (one per test module) and a fresh context and page.
+  A page that reports a Content-Security-Policy violation in its console fails the test.
 - ``sign_in(page, user)`` and ``screenshot(page, name)`` (desktop 1280x800 and phone 390x844
   PNGs under test-artifacts/screenshots/).
 
@@ -161,16 +162,36 @@ def browser() -> Iterator[Any]:
 def new_page(browser: Any, asgi_server: AsgiServer) -> Iterator[Any]:
     """A factory of pages, each in its own browser context (its own cookies: its own user)."""
     contexts = []
+    violations: list[str] = []
 
     def make() -> Any:
         context = browser.new_context(base_url=asgi_server.url, viewport=DESKTOP)
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.add_init_script(_REPORT_VIOLATIONS)
+        page.on("console", lambda message: _csp_violation(message, page, violations))
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, "the Content-Security-Policy refused:\n" + "\n".join(violations)
+
+
+# What was blocked and by which line, which Chromium's own console message leaves out.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => console.error(
+  `Content Security Policy: ${e.effectiveDirective} blocked ${e.blockedURI} ` +
+  `"${e.sample}" at ${e.sourceFile}:${e.lineNumber}:${e.columnNumber}`));
+"""
+
+
+def _csp_violation(message: Any, page: Any, violations: list[str]) -> None:
+    """Chromium reports whatever the CSP blocks (inline code without the nonce, eval, a
+    foreign source) as a console error."""
+    if "Content Security Policy" in message.text:
+        violations.append(f"{page.url}: {message.text}")
 
 
 @pytest.fixture

@@ -304,7 +304,10 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # Headers on every response: no framing, no MIME sniffing, no referrer to other sites, a
 # browsing context group of our own, and a Content-Security-Policy (django-csp): scripts and
 # styles from this site only, inline ones only with the response's nonce; connect-src 'self'
-# covers the site's own websocket.
+# covers the site's own websocket. Plotly adds its rules to an empty <style> element it makes
+# (allowed by the hash of empty text; rules added through the CSSOM are not inline code) and
+# inlines one fixed stylesheet for map traces (allowed by its hash; a Plotly upgrade that
+# changes it shows up as a violation in the browser tests).
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -313,7 +316,12 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
-        "style-src": [SELF, NONCE],
+        "style-src": [
+            SELF,
+            NONCE,
+            "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # empty text
+            "'sha256-V2sIX92Uh6ZaGSFTKMHghsB85b9toJtmazgG09AI2uk='",  # plotly.min.js 3.x maps
+        ],
         "img-src": [SELF, "data:", "blob:"],
         "font-src": [SELF],
         "connect-src": [SELF],

@@ -7,8 +7,9 @@ DEBUG = False
 SECRET_KEY = "test-only-secret-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 # Admin tests sign staff in with force_login; tests/security/test_admin_otp.py switches the
-# TOTP requirement (on by default, and in production) back on.
-ADMIN_REQUIRE_OTP = False
+# TOTP requirement (on by default, and in production) back on, and its browser test
+# starts a server with ADMIN_REQUIRE_OTP=true.
+ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", False)
 
 # CI sets this: a test that needs PostgreSQL or Redis fails instead of skipping.
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)

@@ -15,6 +15,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
+	@echo "installing the project and its dependencies into $(VENV) (a few minutes the first time)"
 	$(PY) -m pip install --quiet -e .
 	@touch $@
 
@@ -31,12 +32,17 @@ migrate: install
 demo: migrate
 	$(PY) manage.py demo_load --url http://$(HOST):$(PORT)/
 
+# The market replay's speed in bars a second (make run REPLAY_SPEED=5).
+REPLAY_SPEED ?= 1
+
 run: demo
 	@echo
 	@echo "  Trading platform: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
 	@echo "  Demo logins: 'demo' / 'demo-trader' (the leader), 'follower1' and 'follower2' / 'demo-follower'"
+	@echo "  Market: package history replayed at $(REPLAY_SPEED) bars a second (make run REPLAY_SPEED=5 for faster)."
+	@echo "  Ctrl-C stops everything; make run again resumes the market where it stopped."
 	@echo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	REPLAY_SPEED=$(REPLAY_SPEED) $(PY) manage.py runserver $(HOST):$(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev migrate demo clean chromium
+.PHONY: run test lint bench install install-dev migrate demo clean chromium security
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs Python 3.11 as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
@@ -57,6 +57,12 @@ chromium:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }; }
+
+# The static security checks alone, with their counts (`make test` runs them too):
+# bandit (no medium or high finding) and pip-audit (skipped, saying why, where no
+# vulnerability data is reachable).
+security: install-dev
+	$(BIN)/pytest tests/security/test_static_checks.py -rs
 
 test: install-dev lint chromium
 	$(BIN)/pytest

@@ -210,7 +210,7 @@ def account_risks(
         # row for every follower of the chunk).
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {connection.ops.quote_name(AccountDay._meta.db_table)} "
+                f"INSERT INTO {connection.ops.quote_name(AccountDay._meta.db_table)} "  # nosec B608: names from the code, values bound
                 "(account_id, day, start_equity, deposits) "
                 "SELECT v.account_id, %s, v.start_equity, 0 "
                 "FROM unnest(%s::bigint[], %s::numeric[]) AS v(account_id, start_equity) "

@@ -680,7 +680,7 @@ def orders_send(orders: Sequence[CopyOrder]) -> list[Sent]:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {connection.ops.quote_name(Order._meta.db_table)} "
+                    f"UPDATE {connection.ops.quote_name(Order._meta.db_table)} "  # nosec B608: names from the code, values bound
                     "SET sent_at = %s, updated_at = %s "
                     "WHERE id = ANY(%s::uuid[]) AND status = %s AND sent_at IS NULL RETURNING id",
                     [now, now, array_literal(pending), OrderStatus.NEW.value],

@@ -159,7 +159,7 @@ def _candles_copy(instrument_id: int, batch: CandleBatch) -> int:
         with cursor.cursor.copy(statement) as copy:
             copy.write(pgbinary.copy_rows(batch.open_time, floats))
         cursor.execute(
-            f"INSERT INTO {table} (instrument_id, interval, {columns}) "
+            f"INSERT INTO {table} (instrument_id, interval, {columns}) "  # nosec B608: names from the code, values bound
             f"SELECT %s, %s, {columns} FROM market_candle_in "
             "ON CONFLICT (instrument_id, interval, open_time) DO NOTHING",
             [instrument_id, batch.interval],
@@ -236,7 +236,7 @@ def _trades_copy(instrument_id: int, batch: TradeBatch) -> int:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f"INSERT INTO {table} (instrument_id, {columns}) "
+            f"INSERT INTO {table} (instrument_id, {columns}) "  # nosec B608: names from the code, values bound
             f"SELECT %s, {columns} FROM market_trade_in "
             "ON CONFLICT (instrument_id, venue_trade_id) DO NOTHING",
             [instrument_id],

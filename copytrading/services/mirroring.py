@@ -60,7 +60,8 @@ from execution.domain.values import ZERO, InstrumentSpec, Side, exact, plain
 from execution.models import Account, EventKind, ExecutionEvent, Fill, Instrument, Order, Position
 from execution.selectors import account_valuation, utc_today
 from execution.services.accounts import account_loss_limit_breach
-from execution.services.orders import order_report_apply, order_status_set
+from execution.services.bulk_fills import order_reports_apply
+from execution.services.orders import order_status_set
 from execution.services.positions import position_exits_set
 from execution.services.venues import venue_for_account
 from execution.venues.base import VenueError, VenueOrderReport, VenueTimeout
@@ -727,12 +728,21 @@ def orders_send(orders: Sequence[CopyOrder]) -> list[Sent]:
 
 
 def reports_apply(sent: Sequence[Sent]) -> None:
-    """Record what the venues answered: fills, then statuses (per order, as order_submit)."""
+    """Record what the venues answered. The answers go in batches of CHUNK_SIZE through
+    execution's bulk path (fills, orders, positions and events in a few statements each;
+    the same results as order_report_apply per order, which took ~7 ms an order); an
+    order the venue refused or did not answer is settled on its own, as order_submit does."""
+    answered = [(order.pk, report) for order, report, _ in sent if report is not None]
+    names = {order.pk: order.client_order_id for order, _, _ in sent}
+    for batch in batched(answered, CHUNK_SIZE):
+        for order_id, reason in order_reports_apply(reports=batch, actor=ACTOR).items():
+            # One follower's refusal stops no other.
+            logger.error("copy order %s: venue report not applied: %s", names[order_id], reason)
     for order, report, error in sent:
+        if report is not None:
+            continue
         try:
-            if report is not None:
-                order_report_apply(order_id=order.pk, report=report, actor=ACTOR)
-            elif error.startswith("timeout: "):
+            if error.startswith("timeout: "):
                 order_status_set(
                     order_id=order.pk, status=OrderStatus.UNKNOWN,
                     reason=f"no answer from the venue: {error}", actor=ACTOR,

@@ -332,6 +332,37 @@ def training_run_start(
     return run
 
 
+def active_models_retrain() -> list[TrainingRun]:
+    """Queue a training of every active model with its version's own settings, on every candle
+    stored for its instrument now (the scheduled retraining, ``mlmodels.retrain_active_models``).
+
+    Each run registers the next candidate of its name; activating it stays a person's decision,
+    after its report against the active one. A name with a training queued or running already
+    is left alone, so a slow run is never stacked on; one that cannot train now (its candles
+    gone, its settings no longer accepted) is logged and the others go on.
+    """
+    busy = set(
+        TrainingRun.objects.filter(
+            status__in=[TrainingStatus.QUEUED, TrainingStatus.RUNNING]
+        ).values_list("name", flat=True)
+    )
+    runs = []
+    for version in ModelVersion.objects.filter(status=ModelStatus.ACTIVE).order_by("name"):
+        if version.name in busy:
+            continue
+        try:
+            run = training_run_start(
+                name=version.name, symbol=version.symbol, interval=version.interval,
+                training_config=version.training_config, feature_config=version.feature_config,
+                requested_by_id=None,
+            )  # fmt: skip
+        except ModelRegistryError as error:
+            logger.warning("model %s v%s not retrained: %s", version.name, version.version, error)
+            continue
+        runs.append(run)
+    return runs
+
+
 class TrainingRunProgress:
     """A run's progress callback: writes at most once per ``every`` seconds (training reports
     far more often than anyone reads), and always the end."""

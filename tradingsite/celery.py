@@ -6,7 +6,8 @@ Queues (the Procfile runs a worker per queue; docs/DEPLOYMENT.md):
   reconciling orders, execution algorithms, halts, the trading day, pending signals.
 - ``copy``: copy trading: mirroring a leader's fill to the followers, copy stop losses, the
   daily equity snapshots, orphaned holdings.
-- ``features``: long batch jobs over history: training runs and backtests.
+- ``features``: long batch jobs over history: training runs (the weekly retraining too) and
+  backtests.
 - ``inference``: model predictions (``mlmodels.predict``), and tasks no route names (the
   default ``celery`` queue).
 - ``strategies.bars.<n>``: the live strategy runner, one queue per group of instruments
@@ -52,6 +53,7 @@ app.conf.task_routes = {
     "strategies.carry_out_pending_signals": {"queue": "execution"},
     "copytrading.*": {"queue": "copy"},
     "mlmodels.train_model": {"queue": "features"},
+    "mlmodels.retrain_active_models": {"queue": "features"},
     "strategies.run_backtest": {"queue": "features"},
     "mlmodels.predict": {"queue": "inference"},
 }
@@ -73,16 +75,17 @@ def paper_exchange_queues(sender: str, instance: Any, **kwargs: Any) -> None:
     """The paper exchange's worker consumes every strategy-runner queue; refuse a pool whose
     tasks would run in child processes that do not hold its books."""
     from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
 
     if settings.MARKET_FEED != "simulated":
         return
     pool = str(getattr(instance.pool_cls, "__module__", instance.pool_cls))
-    if not pool.endswith(("threads", "solo")):
-        raise ImproperlyConfigured(
+    if not pool.endswith((".thread", ".solo")):
+        logger.critical(
             "MARKET_FEED=simulated in a worker needs --pool=threads or --pool=solo: the paper "
-            f"exchange's tasks must run in the process that holds its books, not {pool}"
+            "exchange's tasks must run in the process that holds its books, not %s",
+            pool,
         )
+        raise SystemExit(1)  # Celery logs and ignores an Exception raised by a signal handler
     for number in range(settings.STRATEGY_RUNNER_QUEUES):
         instance.app.amqp.queues.select_add(f"strategies.bars.{number}")
 

@@ -199,6 +199,8 @@ CELERY_RESULT_BACKEND = "django-db"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
 CELERY_RESULT_EXTENDED = True  # the task's name, arguments and worker with its failure
+# Failures are kept 30 days: beat's daily celery.backend_cleanup deletes older ones.
+CELERY_RESULT_EXPIRES = 60 * 60 * 24 * 30
 # GET /health/ (tradingsite.health): how long the workers have to answer, and how long their
 # answer is kept by each web process.
 HEALTH_WORKER_TIMEOUT = float(env_str("HEALTH_WORKER_TIMEOUT", "1.0"))
@@ -265,6 +267,12 @@ CELERY_BEAT_SCHEDULE = {
     "report-copy-orphans": {
         "task": "copytrading.report_copy_orphans",
         "schedule": crontab(minute=15),
+    },
+    # Scheduled retraining: a new candidate of every active model each Sunday at 02:00 UTC, by
+    # a features worker; activating it stays a person's decision, after its report.
+    "retrain-active-models": {
+        "task": "mlmodels.retrain_active_models",
+        "schedule": crontab(minute=0, hour=2, day_of_week="sun"),
     },
 }
 

@@ -42,7 +42,7 @@ STRATEGY_RUNNER = strategy_runner_checked(env_str("STRATEGY_RUNNER", "celery"))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 # The load balancer's health checks come over plain HTTP from inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^healthz$"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 # HSTS: a year, subdomains included, eligible for the browsers' preload list. Start a new

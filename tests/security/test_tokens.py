@@ -4,10 +4,13 @@ command; stored as a SHA-256 only; expired, revoked and others' tokens refused."
 import hashlib
 import re
 from datetime import datetime, timedelta
+from importlib import import_module
 from io import StringIO
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -208,3 +211,32 @@ def test_the_schema_documents_the_token_operations(user):
     assert "post" in paths["/api/v1/auth/token/"]
     created = paths["/api/v1/auth/tokens/"]["post"]["responses"]["201"]
     assert "key" in str(created) or "ApiTokenIssued" in str(created)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plain_text_tokens_from_before_are_hashed_and_deleted_by_the_migration(user):
+    """Migration 0002 against a table left by rest_framework.authtoken."""
+    migration = import_module("accounts.migrations.0002_legacy_drf_tokens")
+    legacy_key = "0123456789abcdef0123456789abcdef01234567"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, "
+            "created timestamp with time zone NOT NULL, user_id bigint NOT NULL)"
+        )
+        cursor.execute(
+            "INSERT INTO authtoken_token (key, created, user_id) VALUES (%s, %s, %s)",
+            [legacy_key, timezone.now(), user.pk],
+        )
+    try:
+        with connection.schema_editor() as editor:
+            migration.hash_legacy_tokens(django_apps, editor)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM authtoken_token")
+            assert cursor.fetchone()[0] == 0  # no plain-text key left behind
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE authtoken_token")
+
+    token = ApiToken.objects.get()
+    assert token.user == user and token.prefix == legacy_key[:8]
+    assert keyed(legacy_key).get(ACCOUNTS).status_code == 200

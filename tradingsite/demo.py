@@ -19,16 +19,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.db.models import Max
 
 from copytrading.models import LIVE_STATUSES, CopySubscription
 from copytrading.services.snapshots import equity_snapshots_take
 from copytrading.services.subscriptions import subscription_create
-from execution.models import Account, BookSnapshot, Instrument, Order, Position
+from execution.models import Account, BookSnapshot, Candle, Instrument, Order, Position
 from execution.services.accounts import account_open
 from execution.services.marketdata import paper_book_update
 from execution.services.orders import order_place
@@ -45,6 +46,7 @@ from mlmodels.features import MissingFeatureInputs
 from mlmodels.models import ModelStatus, ModelVersion
 from mlmodels.services import model_train, model_version_activate
 from strategies.comparison import comparison_run, comparison_start, comparison_state
+from strategies.costs import BacktestCosts
 from strategies.kinds import kind_get
 from strategies.models import (
     Backtest,
@@ -390,11 +392,28 @@ def _backtest(leader: User, strategy: Strategy, summary: DemoSummary, say: Say) 
     # One stopped midway (a Ctrl-C) is picked up where it is; a failed one is left as a record.
     backtest = backtests.filter(status__in=[BacktestStatus.QUEUED, BacktestStatus.RUNNING]).first()
     if backtest is None:
-        backtest = backtest_start(owner_id=leader.pk, strategy_id=strategy.pk, queue=False)
+        backtest = backtest_start(
+            owner_id=leader.pk, strategy_id=strategy.pk, queue=False,
+            costs={"order_size": str(_backtest_order_size(strategy))},
+        )  # fmt: skip
     started = time.monotonic()
     backtest = backtest_run(backtest_id=backtest.pk)
     summary.add("backtests", True)
     say(f"  backtest of {strategy.name}: {backtest.status} in {time.monotonic() - started:.1f} s")
+
+
+def _backtest_order_size(strategy: Strategy) -> Decimal:
+    """Half the backtest's cash at the history's highest price, on the lot grid: the default
+    (all the cash at the first close) is several times the cash once AAPL has trebled."""
+    instrument = strategy.instruments.get()
+    highest = Candle.objects.filter(instrument=instrument, interval=INTERVAL).aggregate(
+        highest=Max("high")
+    )["highest"]
+    cash = BacktestCosts().initial_cash
+    lots = (cash / 2 / Decimal(repr(float(highest))) / instrument.lot_size).to_integral_value(
+        rounding=ROUND_DOWN
+    )
+    return max(lots, Decimal(1)) * instrument.lot_size
 
 
 def _comparison(leader: User, summary: DemoSummary, say: Say) -> None:

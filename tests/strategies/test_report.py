@@ -184,7 +184,12 @@ def test_the_api_serves_the_report_as_html_and_json_to_its_owner_only(user, fini
     page = client_for(user).get(url)
     assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
     html = page.content.decode()
-    assert re.findall(r'src="([^"]*)"', html) == ["/vendor/plotly.min.js"]  # no CDN
+    # Everything from this site (no CDN), the drawing script a file (no inline script for the CSP)
+    assert re.findall(r'src="([^"]*)"', html) == [
+        "/vendor/plotly.min.js",
+        "/static/js/backtest_report.js",
+    ]
+    assert "<script>" not in html and "<style>" not in html
     assert "total costs" in html and "buy and hold" in html
     data = client_for(user).get(url, {"format": "json"}).json()
     assert len(data["figure"]["data"]) >= 7

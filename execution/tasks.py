@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
 
+from execution.domain.errors import DomainError
 from execution.outbox import outbox_prune, outbox_relay
 from execution.services.accounts import account_days_open
 from execution.services.algos import parent_order_run, parent_orders_due
 from execution.services.breakers import instrument_halts_advance
-from execution.services.orders import order_reconcile, order_submit, orders_unsent_submit
+from execution.services.orders import (
+    order_amend_at_venue,
+    order_cancel_at_venue,
+    order_reconcile,
+    order_submit,
+    orders_unsent_submit,
+)
 from execution.services.reconciliation import (
     account_reconcile,
     live_accounts_reconcile,
@@ -85,3 +93,27 @@ def relay_outbox() -> int:
 @shared_task(name="execution.prune_outbox")
 def prune_outbox() -> int:
     return outbox_prune()
+
+
+logger = logging.getLogger(__name__)
+
+
+# A web process's cancels and amendments of paper orders, carried out where the paper exchange
+# is (execution.services.venues.paper_venue_elsewhere). A venue's refusal is logged and on the
+# order's audit trail, not a failed task.
+@shared_task(name="execution.cancel_order_at_venue")
+def cancel_order_at_venue(order_id: str, actor: str) -> str:
+    try:
+        return str(order_cancel_at_venue(order_id=order_id, actor=actor).status)
+    except DomainError as error:
+        logger.warning("cancel of order %s not done: %s", order_id, error)
+        return "refused"
+
+
+@shared_task(name="execution.amend_order_at_venue")
+def amend_order_at_venue(order_id: str, changes: dict[str, str | None], actor: str) -> str:
+    try:
+        return str(order_amend_at_venue(order_id=order_id, changes=changes, actor=actor).status)
+    except DomainError as error:
+        logger.warning("amendment of order %s not done: %s", order_id, error)
+        return "refused"

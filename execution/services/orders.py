@@ -36,7 +36,7 @@ from execution.services.accounts import account_day_open, account_loss_limit_bre
 from execution.services.events import event_append
 from execution.services.fills import fill_input, fills_record
 from execution.services.notify import on_commit_broadcast
-from execution.services.venues import venue_for_account
+from execution.services.venues import paper_venue_elsewhere, venue_for_account
 from execution.signals import order_status_committed
 from execution.venues.base import Venue, VenueError, VenueOrderReport, VenueTimeout
 
@@ -389,6 +389,19 @@ def order_cancel(*, order_id: UUID | str, actor: str = "system") -> Order:
             order=order,
             message="cancel requested at the venue",
         )
+        if paper_venue_elsewhere(order.account):
+            # The paper exchange's process cancels it; its answer comes as an order push.
+            from execution.tasks import cancel_order_at_venue  # tasks imports this module
+
+            order_pk = str(order.pk)
+            transaction.on_commit(lambda: cancel_order_at_venue.delay(order_pk, actor))
+            return order
+    return order_cancel_at_venue(order_id=order.pk, actor=actor)
+
+
+def order_cancel_at_venue(*, order_id: UUID | str, actor: str = "system") -> Order:
+    """The venue's half of ``order_cancel``, in the process that holds the venue."""
+    order = _get_order(order_id)
     try:
         report = venue_for_account(order.account).cancel(order.client_order_id)
     except VenueError as error:
@@ -460,7 +473,31 @@ def order_amend(
             )
     if not decision.accepted:
         raise OrderRefused(decision.violations)
+    changes = {
+        "quantity": None if quantity is None else str(new_quantity),
+        "price": None if price is None else str(new_price),
+    }
+    if order.sent_at is not None and paper_venue_elsewhere(order.account):
+        # Checked here; the paper exchange's process amends it (its answer: an order push).
+        from execution.tasks import amend_order_at_venue  # tasks imports this module
 
+        amend_order_at_venue.delay(str(order.pk), changes, actor)
+        return order
+    return order_amend_at_venue(order_id=order.pk, changes=changes, actor=actor)
+
+
+def order_amend_at_venue(
+    *, order_id: UUID | str, changes: dict[str, str | None], actor: str = "system"
+) -> Order:
+    """The venue's half of ``order_amend`` (``changes``: the new quantity and price as text,
+    None for unchanged), in the process that holds the venue; the order keeps its terms if
+    the venue refuses."""
+    order = _get_order(order_id)
+    if not OrderStatus(order.status).is_open:
+        raise DomainError(f"order {order.client_order_id} is {order.status} and cannot be amended")
+    quantity, price = changes["quantity"], changes["price"]
+    new_quantity = order.quantity if quantity is None else to_decimal(quantity, field="quantity")
+    new_price = order.price if price is None else to_decimal(price, field="price")
     old = {"quantity": order.quantity, "price": order.price}
     if order.sent_at is not None:
         try:

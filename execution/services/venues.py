@@ -159,6 +159,25 @@ def _paper_venue_open(account: Account) -> PaperVenue:
     return venue
 
 
+def paper_venue_elsewhere(account: Account) -> bool:
+    """Whether ``account``'s venue is a paper venue of another process.
+
+    With a broker (tasks not run in-process), the paper exchange is the process that runs the
+    simulated market feed (``MARKET_FEED=simulated``: the Procfile's ``feed`` worker, see
+    docs/DEPLOYMENT.md); another process, a web server say, must not open a second paper venue
+    of the account, whose books and resting orders would not be the exchange's. It sends its
+    venue calls there as tasks (``order_cancel``, ``order_amend``). In one process (``make
+    run``, tests) every venue is here.
+    """
+    from celery import current_app
+
+    return (
+        account.mode == AccountMode.PAPER
+        and settings.MARKET_FEED != "simulated"
+        and not current_app.conf.task_always_eager
+    )
+
+
 def paper_venues(*, latest_book: Book | None = None) -> list[PaperVenue]:
     """Every paper venue of this process, after remembering ``latest_book`` for new ones."""
     with _lock:

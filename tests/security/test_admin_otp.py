@@ -104,6 +104,7 @@ def test_enrolling_prints_a_uri_whose_codes_open_the_admin(otp_on, staff, user):
     printed = out.getvalue()
     uri = re.search(r"otpauth://totp/\S+", printed).group(0)
     assert "secret=" in uri and "boss" in uri
+    assert "█" in printed  # the QR code to scan
     device = TOTPDevice.objects.get(user=staff)
     assert device.confirmed
 

@@ -409,11 +409,9 @@ def _backtest_order_size(strategy: Strategy) -> Decimal:
     highest = Candle.objects.filter(instrument=instrument, interval=INTERVAL).aggregate(
         highest=Max("high")
     )["highest"]
-    cash = BacktestCosts().initial_cash
-    lots = (cash / 2 / Decimal(repr(float(highest))) / instrument.lot_size).to_integral_value(
-        rounding=ROUND_DOWN
-    )
-    return max(lots, Decimal(1)) * instrument.lot_size
+    cash, lot = BacktestCosts().initial_cash, Decimal(instrument.lot_size)
+    lots = (cash / 2 / Decimal(repr(float(highest))) / lot).to_integral_value(rounding=ROUND_DOWN)
+    return max(lots, Decimal(1)) * lot
 
 
 def _comparison(leader: User, summary: DemoSummary, say: Say) -> None:

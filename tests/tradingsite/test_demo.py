@@ -219,9 +219,11 @@ def test_the_replay_resumes_where_it_stopped_and_the_strategies_trade_on_it(capl
     assert evaluated == {s.name: 30 for s in demo.STRATEGIES}
     # The strategies traded and the followers copied: a follower holds a position.
     assert Order.objects.filter(strategy_id__isnull=False, status="filled").exists()
-    assert Position.objects.filter(account__owner__username__in=demo.FOLLOWERS).exclude(
-        quantity=0
-    ).exists()
+    assert (
+        Position.objects.filter(account__owner__username__in=demo.FOLLOWERS)
+        .exclude(quantity=0)
+        .exists()
+    )
 
     # Stopped and started again (a new process): it goes on from the next bar, no bar twice.
     paper_reset()

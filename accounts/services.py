@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,8 @@ from django.utils import timezone
 
 from accounts.keys import key_hash, sign_in_key
 from accounts.models import ApiToken, SignInFailures
+
+logger = logging.getLogger(__name__)
 
 KEY_BYTES = 30  # 240 random bits: 40 URL-safe characters
 PREFIX_LENGTH = 8
@@ -58,6 +61,8 @@ def api_token_create(
         created_at=now,
         expires_at=now + expires_in if expires_in is not None else None,
     )
+    # Never the key: its prefix is enough to find the token in the list.
+    logger.info("API token %s (%s…) made for user %s", token.pk, token.prefix, user_id)
     return IssuedToken(token=token, key=key)
 
 
@@ -66,6 +71,7 @@ def api_token_revoke(*, user_id: int, token_id: int) -> None:
     deleted, _ = ApiToken.objects.filter(user_id=user_id, pk=token_id).delete()
     if not deleted:
         raise ApiToken.DoesNotExist(f"there is no API token {token_id}")
+    logger.info("API token %s of user %s revoked", token_id, user_id)
 
 
 def api_token_mark_used(*, token: ApiToken, now: datetime | None = None) -> None:
@@ -105,6 +111,13 @@ def sign_in_failure_record(
     row.failures += 1
     if row.failures >= settings.SIGN_IN_FAILURE_LIMIT:
         row.locked_until = now + cool_off
+        logger.warning(
+            "sign-ins as %r from %s refused until %s after %d failures",
+            key,
+            ip_address,
+            row.locked_until.isoformat(),
+            row.failures,
+        )
     row.save()
     return row.locked_until
 

@@ -2,6 +2,7 @@
 command; stored as a SHA-256 only; expired, revoked and others' tokens refused."""
 
 import hashlib
+import logging
 import re
 from datetime import datetime, timedelta
 from importlib import import_module
@@ -240,3 +241,15 @@ def test_plain_text_tokens_from_before_are_hashed_and_deleted_by_the_migration(u
     token = ApiToken.objects.get()
     assert token.user == user and token.prefix == legacy_key[:8]
     assert keyed(legacy_key).get(ACCOUNTS).status_code == 200
+
+
+def test_the_logs_name_tokens_by_prefix_never_by_key(user, caplog):
+    caplog.set_level(logging.DEBUG)
+    made = signed_in(user).post(TOKENS, {"name": "logged"}, format="json").data
+    keyed(made["key"]).get(ACCOUNTS)
+    keyed(made["key"]).delete(f"{TOKENS}{made['id']}/")
+    keyed(made["key"]).get(ACCOUNTS)  # refused: a revoked key
+
+    assert f"API token {made['id']} ({made['prefix']}…) made" in caplog.text
+    assert f"API token {made['id']} of user {user.pk} revoked" in caplog.text
+    assert made["key"] not in caplog.text

@@ -8,6 +8,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 
+class TokenSource(models.TextChoices):
+    PAGE = "page", "the API tokens page"
+    API = "api", "the API"
+    COMMAND = "command", "manage.py api_token_create"
+    PASSWORD = "password", "a password sign-in"  # POST /api/v1/auth/token/
+
+
 class ApiToken(models.Model):
     """A named key for `Authorization: Token <key>`. Only a SHA-256 of the key is stored: the
     key is shown once, when it is made, and a database dump cannot be used to sign in."""
@@ -22,6 +29,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Where it was made: password sign-ins keep only their newest few (services).
+    source = models.CharField(max_length=16, choices=TokenSource.choices, default=TokenSource.API)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.keys import key_hash, sign_in_key
-from accounts.models import ApiToken, SignInFailures
+from accounts.models import ApiToken, SignInFailures, TokenSource
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +36,18 @@ class IssuedToken:
 
 @transaction.atomic
 def api_token_create(
-    *, user_id: int, name: str, expires_in: timedelta | None = None, now: datetime | None = None
+    *,
+    user_id: int,
+    name: str,
+    expires_in: timedelta | None = None,
+    source: str = TokenSource.API,
+    now: datetime | None = None,
 ) -> IssuedToken:
-    """A new token for the user; its key is in the result and nowhere else."""
+    """A new token for the user; its key is in the result and nowhere else.
+
+    Named tokens (page, API, command) count against API_TOKENS_PER_USER. Password sign-ins do
+    not: a script that signs in on every run would soon hit the limit; instead only the newest
+    API_TOKEN_PASSWORD_KEEP of them are kept and older ones are revoked."""
     name = name.strip()
     if not name:
         raise TokenRefused("Name the token, so you can tell it apart when you revoke it.")
@@ -46,7 +55,8 @@ def api_token_create(
         raise TokenRefused("A token must expire in the future.")
     # The user's row serialises concurrent creations, so the limit holds.
     get_user_model().objects.select_for_update().filter(pk=user_id).first()
-    held = ApiToken.objects.filter(user_id=user_id).count()
+    named = ApiToken.objects.filter(user_id=user_id).exclude(source=TokenSource.PASSWORD)
+    held = named.count() if source != TokenSource.PASSWORD else 0
     if held >= settings.API_TOKENS_PER_USER:
         raise TokenRefused(
             f"You have {held} tokens, the most allowed: revoke one you no longer use first."
@@ -60,7 +70,12 @@ def api_token_create(
         key_hash=key_hash(key),
         created_at=now,
         expires_at=now + expires_in if expires_in is not None else None,
+        source=source,
     )
+    if source == TokenSource.PASSWORD:
+        kept = ApiToken.objects.filter(user_id=user_id, source=TokenSource.PASSWORD)
+        stale = kept.order_by("-created_at", "-id")[settings.API_TOKEN_PASSWORD_KEEP :]
+        ApiToken.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
     # Never the key: its prefix is enough to find the token in the list.
     logger.info("API token %s (%s…) made for user %s", token.pk, token.prefix, user_id)
     return IssuedToken(token=token, key=key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.backends import sign_in_wait
 from accounts.forms import ApiTokenForm, SignInForm
-from accounts.models import ApiToken
+from accounts.models import ApiToken, TokenSource
 from accounts.selectors import api_tokens_for_owner
 from accounts.services import TokenRefused, api_token_create, api_token_revoke
 from execution.pages import page_owner_id
@@ -56,7 +57,13 @@ def _tokens_page(
     request: HttpRequest, form: ApiTokenForm, *, issued: tuple[ApiToken, str] | None = None
 ) -> HttpResponse:
     tokens = api_tokens_for_owner(page_owner_id(request))
-    context = {"form": form, "tokens": tokens, "issued": issued, "now": timezone.now()}
+    context = {
+        "form": form,
+        "tokens": tokens,
+        "issued": issued,
+        "now": timezone.now(),
+        "password_keep": settings.API_TOKEN_PASSWORD_KEEP,
+    }
     return render(request, "accounts/tokens.html", context, status=400 if form.errors else 200)
 
 
@@ -75,6 +82,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             user_id=page_owner_id(request),
             name=form.cleaned_data["name"],
             expires_in=timedelta(days=days) if days else None,
+            source=TokenSource.PAGE,
         )
     except TokenRefused as refused:
         form.add_error("name", str(refused))

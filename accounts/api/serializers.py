@@ -15,12 +15,22 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "last_used_at", "expires_at", "expired"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "source",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "expired",
+        ]
         read_only_fields = fields
         extra_kwargs = {
             "prefix": {"help_text": "The key's first characters, to tell tokens apart."},
             "last_used_at": {"help_text": "To the minute; null if never used."},
             "expires_at": {"help_text": "Null: never expires."},
+            "source": {"help_text": "Where it was made."},
         }
 
     def get_expired(self, token: ApiToken) -> bool:

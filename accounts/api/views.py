@@ -22,6 +22,7 @@ from accounts.api.serializers import (
 )
 from accounts.backends import sign_in_wait
 from accounts.forms import throttled_message
+from accounts.models import TokenSource
 from accounts.services import IssuedToken, TokenRefused, api_token_create, api_token_revoke
 from execution.api.access import owned_or_404, request_owner_id
 from execution.api.errors import ERROR_SCHEMA, error_responses
@@ -49,9 +50,10 @@ class PasswordTokenView(APIView):
 
     @extend_schema(
         summary="Get an API token for your username and password",
-        description="Each call issues a new token, named after the sign-in and expiring after "
-        "API_TOKEN_PASSWORD_DAYS days (30 by default); list and revoke them at "
-        "/api/v1/auth/tokens/. Send it as `Authorization: Token <key>`. After "
+        description='Each call issues a new token, named "Password sign-in", expiring after '
+        "API_TOKEN_PASSWORD_DAYS days (30 by default); the newest API_TOKEN_PASSWORD_KEEP (10) "
+        "are kept and older ones revoked. List and revoke them at /api/v1/auth/tokens/. Send "
+        "it as `Authorization: Token <key>`. After "
         "SIGN_IN_FAILURE_LIMIT failed sign-ins (5 by default) for a username from one address, "
         "that username is refused from there (429 with Retry-After) for a cool-off, even with "
         "the right password; a successful sign-in clears the count.",
@@ -78,6 +80,7 @@ class PasswordTokenView(APIView):
                 user_id=user.pk,
                 name="Password sign-in",
                 expires_in=timedelta(days=settings.API_TOKEN_PASSWORD_DAYS),
+                source=TokenSource.PASSWORD,
             )
         except TokenRefused as refused:
             raise exceptions.ValidationError({"non_field_errors": [str(refused)]}) from None
@@ -116,6 +119,7 @@ class ApiTokenListView(APIView):
                 user_id=request_owner_id(request),
                 name=form.validated_data["name"],
                 expires_in=timedelta(days=days) if days else None,
+                source=TokenSource.API,
             )
         except TokenRefused as refused:
             raise exceptions.ValidationError({"name": [str(refused)]}) from None

@@ -160,6 +160,22 @@ def test_the_password_endpoint_issues_a_new_expiring_token_each_time(user, setti
     assert keyed(first.data["token"]).get(ACCOUNTS).status_code == 200
 
 
+def test_password_sign_ins_keep_their_newest_tokens_and_do_not_count_against_the_limit(
+    user, settings
+):
+    settings.API_TOKEN_PASSWORD_KEEP = 3
+    settings.API_TOKENS_PER_USER = 1
+    api = signed_in(user)
+    assert api.post(TOKENS, {"name": "named"}, format="json").status_code == 201
+    body = {"username": "trader", "password": "pw-trader"}
+    keys = [APIClient().post(PASSWORD_TOKEN, body, format="json").data["token"] for _ in range(5)]
+
+    listed = api.get(TOKENS).data
+    assert sorted(t["source"] for t in listed) == ["api", "password", "password", "password"]
+    assert [keyed(key).get(ACCOUNTS).status_code for key in keys] == [401, 401, 200, 200, 200]
+    assert api.post(TOKENS, {"name": "second"}, format="json").status_code == 400
+
+
 def test_a_token_of_an_inactive_user_is_refused(user):
     key = api_token_create(user_id=user.pk, name="old").key
     user.is_active = False
@@ -182,6 +198,7 @@ def test_the_tokens_page_shows_a_new_key_once_and_revokes(user):
 
     token = ApiToken.objects.get()
     assert token.expires_at - token.created_at == timedelta(days=90)
+    assert token.source == "page" and "the API tokens page" in again
     revoked = page.post(f"/accounts/tokens/{token.pk}/revoke/", follow=True)
     assert revoked.status_code == 200 and "Token revoked" in revoked.content.decode()
     assert keyed(key).get(ACCOUNTS).status_code == 401
@@ -202,6 +219,7 @@ def test_the_command_prints_a_working_key(user):
     key = out.getvalue().strip()
     assert keyed(key).get(ACCOUNTS).status_code == 200
     assert ApiToken.objects.get().name == "cron job"
+    assert ApiToken.objects.get().source == "command"
 
 
 def test_the_schema_documents_the_token_operations(user):

@@ -292,11 +292,12 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 # that username is refused from there until the cool-off ends; a success clears the count.
 SIGN_IN_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5, minimum=1)
 SIGN_IN_COOL_OFF_SECONDS = env_int("SIGN_IN_COOL_OFF_SECONDS", 15 * 60, minimum=1)
-# API tokens (accounts, stored hashed): at most API_TOKENS_PER_USER each; those that
-# POST /api/v1/auth/token/ issues for a username and password expire after
-# API_TOKEN_PASSWORD_DAYS.
+# API tokens (accounts, stored hashed): at most API_TOKENS_PER_USER named ones each; those
+# that POST /api/v1/auth/token/ issues for a username and password expire after
+# API_TOKEN_PASSWORD_DAYS, and only the newest API_TOKEN_PASSWORD_KEEP of them are kept.
 API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 100, minimum=1)
 API_TOKEN_PASSWORD_DAYS = env_int("API_TOKEN_PASSWORD_DAYS", 30, minimum=1)
+API_TOKEN_PASSWORD_KEEP = env_int("API_TOKEN_PASSWORD_KEEP", 10, minimum=1)
 # The admin asks staff for a TOTP code too (django-otp; `manage.py totp_enrol <user>`).
 # `check --deploy` fails with it off.
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
@@ -408,6 +409,7 @@ SPECTACULAR_SETTINGS = {
         "CopyTradeKindEnum": "copytrading.models.CopyTradeKind",
         # Strategies and copy subscriptions share one lifecycle: active, paused, stopped.
         "LifecycleStatusEnum": "copytrading.models.SubscriptionStatus",
+        "TokenSourceEnum": "accounts.models.TokenSource",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.models import TokenSource
 from accounts.services import TokenRefused, api_token_create
 
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
                 user_id=user.pk,
                 name=options["name"],
                 expires_in=timedelta(days=days) if days else None,
+                source=TokenSource.COMMAND,
             )
         except TokenRefused as refused:
             raise CommandError(str(refused)) from None

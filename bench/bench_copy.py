@@ -8,15 +8,17 @@ starts, as in a process that has been trading (opening one costs a few queries: 
 row). The clock covers what mirror_fill does per chunk of 1,000 (two chunks at once, each on
 its own thread and connection): lock the accounts, read their risk state, plan and risk-check
 every copy, insert copy trades, orders and audit events (one transaction), mark them sent in
-one statement and submit each to its venue. Recording the venues' answers (the IOC fills,
-per order through order_report_apply) is timed apart. The note splits the time by stage and
-gives the process's CPU time and the machine's load: on a shared machine the wall clock
-moves with the neighbours.
+one statement and submit each to its venue. Recording the venues' answers (the IOC fills)
+is timed apart: the 1,000 answers one order at a time through order_report_apply (the path
+before execution.services.bulk_fills, the baseline), the 10,000 in batches of 1,000 through
+the bulk path. The other baseline is one follower per transaction (what a Celery task per
+follower does, without the broker) on 200 followers, scaled to 10,000. Notes split the time
+by stage and give the process's CPU time and the machine's load: on a shared machine the
+wall clock moves with the neighbours.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -26,8 +28,9 @@ from typing import Any
 from bench.common import Result
 
 SIZES = (1_000, 10_000)
-RECORDED = 1_000  # the largest fan-out whose venue answers are recorded and timed
+ONE_BY_ONE = 1_000  # fan-outs up to this size record their answers one order at a time
 COLD = 200  # followers whose venues open inside the clock, for the cold row
+PER_FOLLOWER = 200  # followers copied one per transaction, for the baseline row
 
 
 def _setup() -> Any:
@@ -100,23 +103,46 @@ def _followers(strategy: Any, count: int, prefix: str) -> list[Any]:
     return accounts
 
 
-def _fan_out(fill_id: int, *, record: bool, workers: int) -> tuple[float, Any, float, float]:
-    """(seconds to save and submit, the MirrorResult with its stage times, seconds to record
-    the answers or nan, CPU seconds of this process while saving and submitting)."""
-    from copytrading.services.mirroring import fan_out, leader_fill, leader_subscriptions
-    from copytrading.services.mirroring import reports_apply as record_answers
+def _fan_out(
+    fill_id: int, *, workers: int, chunk_size: int | None = None, followers: int | None = None
+) -> tuple[float, Any, float]:
+    """(seconds to save and submit, the MirrorResult with its stage times, CPU seconds of
+    this process meanwhile)."""
+    from copytrading.services.mirroring import (
+        CHUNK_SIZE,
+        fan_out,
+        leader_fill,
+        leader_subscriptions,
+    )
 
     cpu, started = time.process_time(), time.perf_counter()
     leader = leader_fill(fill_id)
     assert leader is not None
-    result = fan_out(leader, leader_subscriptions(leader), workers=workers, record=False)
+    subscriptions = leader_subscriptions(leader)[:followers]
+    result = fan_out(
+        leader, subscriptions, workers=workers, record=False, chunk_size=chunk_size or CHUNK_SIZE
+    )
     submitted, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert all(report is not None for _, report, _ in result.sent)
-    if not record:
-        return submitted, result, math.nan, cpu
-    started = time.perf_counter()
-    record_answers(result.sent)
-    return submitted, result, time.perf_counter() - started, cpu
+    return submitted, result, cpu
+
+
+def _record(result: Any, *, one_by_one: bool) -> tuple[float, float]:
+    """Record the venues' answers: (seconds, CPU seconds)."""
+    from copytrading.services.mirroring import ACTOR, reports_apply
+    from execution.services.orders import order_report_apply
+
+    cpu, started = time.process_time(), time.perf_counter()
+    if one_by_one:
+        for order, report, _ in result.sent:
+            order_report_apply(order_id=order.pk, report=report, actor=ACTOR)
+    else:
+        reports_apply(result.sent)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 def _stages(result: Any, cpu: float, workers: int) -> str:
@@ -125,7 +151,7 @@ def _stages(result: Any, cpu: float, workers: int) -> str:
         f"{len(result.sent):,} limit IOC orders, chunks of 1,000 on {workers} thread(s): "
         f"saved {result.saving_seconds:.2f} s (lock, read, plan + risk, COPY, commit), "
         f"marked sent + submitted {result.sending_seconds:.2f} s{summed}; "
-        f"process CPU {cpu:.2f} s; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"process CPU {cpu:.2f} s; {_load()}"
     )
 
 
@@ -141,10 +167,11 @@ def run() -> list[Result]:
 
     vendor = "PostgreSQL" if connection.vendor == "postgresql" else connection.vendor
     results = []
+    per_order: dict[str, float] = {}  # seconds per 1,000 answers recorded, by path
     try:
         strategy, fill_id, _ = _leader("cold")
         _followers(strategy, COLD, "cold")
-        cold, _, _, _ = _fan_out(fill_id, record=False, workers=1)
+        cold, _, _ = _fan_out(fill_id, workers=1)
         results.append(
             Result(f"copy fan-out, {COLD} followers, venues cold ({vendor})", cold * 1000, "ms",
                    note="each follower's paper venue opened inside the clock")
@@ -154,26 +181,50 @@ def run() -> list[Result]:
             for account in _followers(strategy, size, f"f{size}-"):
                 venue_for_account(account)
             print(f"# copy: {size} followers ready", file=sys.stderr)
-            # Recording 10,000 answers one order at a time takes minutes: the 1,000 row shows it.
-            record = size <= RECORDED
-            submitted, result, recorded, cpu = _fan_out(fill_id, record=record, workers=WORKERS)
+            if size == SIZES[0]:
+                # Baseline: one follower per transaction, on the leader's second fill.
+                alone, result, cpu = _fan_out(
+                    again_id, workers=1, chunk_size=1, followers=PER_FOLLOWER
+                )
+                _record(result, one_by_one=False)  # settled, not timed
+                scaled = alone * SIZES[-1] / PER_FOLLOWER
+                results.append(
+                    Result(f"  baseline: 1 follower per transaction, {PER_FOLLOWER} followers "
+                           f"scaled to {SIZES[-1]:,}", scaled, "s",
+                           note=f"measured {alone:.2f} s for {PER_FOLLOWER} (a Celery task per "
+                           f"follower adds the broker); process CPU {cpu:.2f} s; {_load()}")
+                )  # fmt: skip
+            submitted, result, cpu = _fan_out(fill_id, workers=WORKERS)
+            target = "<= 2 s" if size == SIZES[-1] else ""
+            ratio = f"; {scaled / submitted:.0f}x the baseline" if size == SIZES[-1] else ""
+            results.append(
+                Result(f"copy fan-out, {size:,} followers: saved + submitted ({vendor})",
+                       submitted, "s", target, _stages(result, cpu, WORKERS) + ratio)
+            )  # fmt: skip
+            one_by_one = size <= ONE_BY_ONE
+            recorded, cpu = _record(result, one_by_one=one_by_one)
             filled = Order.objects.filter(
                 copy_trade__leader_fill_id=fill_id, status="filled"
             ).count()
-            target = "<= 2 s" if size == 10_000 else ""
-            results.append(
-                Result(f"copy fan-out, {size:,} followers: saved + submitted ({vendor})",
-                       submitted, "s", target, _stages(result, cpu, WORKERS))
+            path = "one by one" if one_by_one else "bulk"
+            per_order[path] = recorded * 1000 / size
+            ratio = ""
+            if not one_by_one and "one by one" in per_order:
+                ratio = f"; {per_order['one by one'] / per_order['bulk']:.0f}x one by one"
+            how = (
+                "order_report_apply per order (baseline)" if one_by_one
+                else f"bulk_fills in batches of {CHUNK_SIZE:,}"
             )  # fmt: skip
-            if record:
-                results.append(
-                    Result(f"copy fan-out, {size:,} followers: fills recorded after", recorded,
-                           "s", note=f"{filled:,} filled; order_report_apply per order")
-                )  # fmt: skip
+            results.append(
+                Result(f"copy fan-out, {size:,} followers: fills recorded after, {path}",
+                       recorded, "s",
+                       note=f"{filled:,} filled; {how}; {per_order[path]:.2f} s per 1,000"
+                       f"{ratio}; process CPU {cpu:.2f} s; {_load()}")
+            )  # fmt: skip
             if size > CHUNK_SIZE:
                 # The leader's second fill to the same followers on one thread: what the
                 # parallel chunks gain (this one opens no day rows: they exist now).
-                submitted, result, _, cpu = _fan_out(again_id, record=False, workers=1)
+                submitted, result, cpu = _fan_out(again_id, workers=1)
                 results.append(
                     Result(f"copy fan-out, {size:,} followers, 1 thread, 2nd fill ({vendor})",
                            submitted, "s", note=_stages(result, cpu, 1))

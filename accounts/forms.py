@@ -87,5 +87,6 @@ class ApiTokenForm(forms.Form):
         coerce=int,
         empty_value=None,
         required=False,
+        initial="30",  # expiring by default: a forgotten token stops working by itself
         label="Expires after",
     )

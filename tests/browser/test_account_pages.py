@@ -59,7 +59,8 @@ def test_an_api_token_is_made_shown_once_used_and_revoked(browser_page, asgi_ser
     page.goto("/accounts/tokens/")
     assert key not in page.content()
     expect(page.locator("#api-tokens")).to_contain_text(key[:8])
-    page.get_by_role("button", name="Revoke research notebook").click()
+    page.get_by_text("Revoke…").click()
+    page.get_by_role("button", name="Revoke research notebook now").click()
     expect(page.locator(".messages")).to_contain_text("Token revoked")
     assert api_status(asgi_server.url, key) == 401
 

@@ -56,6 +56,8 @@ class SignInFailures(models.Model):
 
     class Meta:
         verbose_name_plural = "sign-in failures"
+        # Each failure deletes the rows whose window has passed: found by this index.
+        indexes = [models.Index(fields=["first_failed_at"], name="sign_in_failures_window")]
         constraints = [
             models.UniqueConstraint(
                 fields=["username", "ip_address"], name="sign_in_failures_per_username_and_ip"

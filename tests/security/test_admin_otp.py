@@ -103,7 +103,7 @@ def test_enrolling_prints_a_uri_whose_codes_open_the_admin(otp_on, staff, user):
     call_command("totp_enrol", "boss", stdout=out)
     printed = out.getvalue()
     uri = re.search(r"otpauth://totp/\S+", printed).group(0)
-    assert "secret=" in uri and "boss" in uri
+    assert "secret=" in uri and "boss" in uri and "issuer=Trading%20platform" in uri
     assert "█" in printed  # the QR code to scan
     device = TOTPDevice.objects.get(user=staff)
     assert device.confirmed

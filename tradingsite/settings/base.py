@@ -301,6 +301,7 @@ API_TOKEN_PASSWORD_KEEP = env_int("API_TOKEN_PASSWORD_KEEP", 10, minimum=1)
 # The admin asks staff for a TOTP code too (django-otp; `manage.py totp_enrol <user>`).
 # `check --deploy` fails with it off.
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Trading platform")  # the name in the phone's app
 
 # Sessions end after SESSION_COOKIE_AGE seconds (12 hours), not Django's two weeks. Cookies are
 # out of scripts' reach and not sent on cross-site subrequests; production.py marks them Secure.

@@ -1,12 +1,14 @@
 """Sessions, sign-in throttling and password validation, through the real sign-in form, the
 admin's and the token endpoint."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth.forms import UserCreationForm
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -172,3 +174,22 @@ def test_the_admins_password_forms_apply_the_validators(user):
 def test_the_password_page_needs_a_signed_in_user(db):
     response = Client().get("/accounts/password/")
     assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_failures_are_each_counted_once(settings):
+    make_user("trader")
+    settings.SIGN_IN_FAILURE_LIMIT = 100
+
+    def fail(_):
+        try:
+            return sign_in(Client(), "wrong").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(fail, range(24)))
+
+    assert statuses == [200] * 24
+    assert SignInFailures.objects.get().failures == 24

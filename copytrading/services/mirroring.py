@@ -735,7 +735,12 @@ def reports_apply(sent: Sequence[Sent]) -> None:
     answered = [(order.pk, report) for order, report, _ in sent if report is not None]
     names = {order.pk: order.client_order_id for order, _, _ in sent}
     for batch in batched(answered, CHUNK_SIZE):
-        for order_id, reason in order_reports_apply(reports=batch, actor=ACTOR).items():
+        with transaction.atomic():
+            refused = order_reports_apply(reports=batch, actor=ACTOR)
+            # In the fills' transaction: their notifications then find the copy trades
+            # applied (a read each, no write and no commit of its own).
+            copy_fills_apply(order_ids=[pk for pk, _ in batch if pk not in refused])
+        for order_id, reason in refused.items():
             # One follower's refusal stops no other.
             logger.error("copy order %s: venue report not applied: %s", names[order_id], reason)
     for order, report, error in sent:
@@ -785,6 +790,53 @@ def copy_fill_apply(*, order_id: Any) -> None:
     reduce_only, account_id, instrument_id, client_order_id, stop_loss, take_profit = row[3:]
     if reduce_only or (stop_loss is None and take_profit is None):
         return
+    _exits_protect(account_id, instrument_id, client_order_id, stop_loss, take_profit)
+
+
+_COPY_FILLS = """
+UPDATE copytrading_copytrade AS t SET actual_quantity = o.filled_quantity
+FROM execution_order AS o
+WHERE o.id = t.follower_order_id AND t.follower_order_id {orders}
+    AND t.actual_quantity <> o.filled_quantity
+RETURNING follower_order_id
+"""
+
+
+def copy_fills_apply(*, order_ids: Sequence[Any]) -> None:
+    """copy_fill_apply for many copy orders at once: the filled quantities in one statement,
+    then the exits of the subscriptions that protect their copies."""
+    if not order_ids:
+        return
+    prep = Order._meta.pk.get_db_prep_value
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _COPY_FILLS.format(orders="= ANY(%s::uuid[])"), [array_literal(order_ids)]
+            )
+        else:
+            placeholders = ", ".join(["%s"] * len(order_ids))
+            cursor.execute(
+                _COPY_FILLS.format(orders=f"IN ({placeholders})"),
+                [prep(order_id, connection) for order_id in order_ids],
+            )
+        moved = [order_id for (order_id,) in cursor.fetchall()]
+    protected = (
+        CopyTrade.objects.filter(follower_order_id__in=moved, follower_order__reduce_only=False)
+        .exclude(subscription__stop_loss_percent=None, subscription__take_profit_percent=None)
+        .values_list(
+            "follower_order__account_id", "follower_order__instrument_id",
+            "follower_order__client_order_id", "subscription__stop_loss_percent",
+            "subscription__take_profit_percent",
+        )
+    )  # fmt: skip
+    for account_id, instrument_id, client_order_id, stop_loss, take_profit in protected:
+        _exits_protect(account_id, instrument_id, client_order_id, stop_loss, take_profit)
+
+
+def _exits_protect(
+    account_id: int, instrument_id: int, client_order_id: str, stop_loss: Any, take_profit: Any
+) -> None:
+    """Set the subscription's stop loss and take profit on the copied position."""
     position = (
         Position.objects.select_related("instrument")
         .filter(account_id=account_id, instrument_id=instrument_id)

@@ -29,6 +29,7 @@ from django.db.models import Max
 from copytrading.models import LIVE_STATUSES, CopySubscription
 from copytrading.services.snapshots import equity_snapshots_take
 from copytrading.services.subscriptions import subscription_create
+from execution.domain.errors import DomainError
 from execution.models import Account, BookSnapshot, Candle, Instrument, Order, Position
 from execution.services.accounts import account_open
 from execution.services.marketdata import paper_book_update
@@ -221,15 +222,21 @@ def _user(username: str, password: str, summary: DemoSummary, *, superuser: bool
 
 
 def _account(user: User, deposit: Decimal, summary: DemoSummary) -> Account:
-    account = Account.objects.filter(owner=user, name=ACCOUNT_NAME).first()
-    if account is None:
-        account = account_open(
-            owner=user, name=ACCOUNT_NAME, base_currency=CURRENCY, deposit=deposit, actor="demo"
-        )
-        summary.add("accounts", True)
-    else:
-        summary.add("accounts", False)
-    return account
+    """The user's paper account in CURRENCY; an older demo's "Paper" account in another
+    currency (USDT, before the replay) is left alone and this one is "Paper USD"."""
+    for name in (ACCOUNT_NAME, f"{ACCOUNT_NAME} {CURRENCY}"):
+        account = Account.objects.filter(owner=user, name=name).first()
+        if account is None:
+            summary.add("accounts", True)
+            return account_open(
+                owner=user, name=name, base_currency=CURRENCY, deposit=deposit, actor="demo"
+            )
+        if account.base_currency == CURRENCY:
+            summary.add("accounts", False)
+            return account
+    raise DomainError(
+        f"{user.get_username()} has accounts named {ACCOUNT_NAME!r} in other currencies"
+    )
 
 
 # --- market history --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from copytrading.models import (
 )
 from execution.marketdata.packages import SERIES
 from execution.models import Account, BookSnapshot, Candle, Instrument, Order, Position
+from execution.services.accounts import account_open
 from execution.services.replay import REPLAY_SOURCES, market_replay_run, replay_cursor
 from execution.services.venues import paper_reset
 from mlmodels.models import ModelStatus, ModelVersion
@@ -241,3 +242,18 @@ def test_the_replay_resumes_where_it_stopped_and_the_strategies_trade_on_it(capl
         assert len(times) == demo.HISTORY_BARS + 35
         assert {b - a for a, b in pairwise(times)} == {timedelta(minutes=1)}
     assert StrategyEvaluation.objects.count() == 3 * 35
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_older_demos_account_in_another_currency_is_left_alone():
+    """A database from before the replay has USDT "Paper" accounts: the demo opens USD ones
+    beside them instead of failing on its USD instruments."""
+    old = get_user_model().objects.create_user("follower1", "f1@example.com", "demo-follower")
+    usdt = account_open(owner=old, name="Paper", base_currency="USDT", deposit=Decimal(1000))
+
+    load()
+
+    usd = Account.objects.get(owner=old, base_currency="USD")
+    assert usd.name == "Paper USD" and usd.pk != usdt.pk
+    assert CopySubscription.objects.filter(account=usd).count() == 2
+    assert not CopySubscription.objects.filter(account=usdt).exists()

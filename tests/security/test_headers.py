@@ -1,6 +1,7 @@
 """Security headers on every page, API answer and error: CSP, X-Frame-Options,
-Referrer-Policy, Cross-Origin-Opener-Policy, X-Content-Type-Options; and pages whose inline
-scripts and styles the CSP allows (its nonce), with no style or event-handler attributes."""
+Referrer-Policy, Cross-Origin-Opener-Policy, X-Content-Type-Options, Permissions-Policy; and
+pages whose inline scripts and styles the CSP allows (its nonce), with no style or
+event-handler attributes."""
 
 import re
 
@@ -16,6 +17,10 @@ EXPECTED = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
+    "Permissions-Policy": (
+        "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+        "magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+    ),
 }
 
 

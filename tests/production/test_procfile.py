@@ -260,7 +260,10 @@ def test_a_market_tick_becomes_a_signal_an_order_a_fill_a_copy_and_a_pushed_pnl(
     connected_at = pushes[0]["received_at"]
     if copy_fill.recorded_at > connected_at:  # else it filled before the socket opened
         fills = [p["payload"] for p in pushes if p["kind"] == "fill"]
-        assert fills and fills[0]["client_order_id"] == follower_order.client_order_id, pushes
+        assert fills, pushes
+        assert (fills[0]["order_id"], fills[0]["client_order_id"]) == (
+            str(follower_order.pk), follower_order.client_order_id,
+        )  # fmt: skip
 
     # Every Procfile process ran, and logged JSON lines with the trade's ids.
     for name in ("web", "feed", "features", "inference", "beat"):

@@ -27,6 +27,7 @@ SETTINGS_VARIABLES = {
     "PAPER_TAKER_FEE_RATE",
     "API_THROTTLE_USER",
     "API_THROTTLE_ANON",
+    "CHANNEL_LAYER_PREFIX",
     "DJANGO_SETTINGS_MODULE",
 }
 
@@ -104,9 +105,20 @@ def test_redis_url_selects_the_redis_pubsub_layer_and_broker():
     s = settings_for(REDIS_URL=url)
     assert s["layer"] == {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [url]},
+        "CONFIG": {"hosts": [url], "prefix": "asgi2."},
     }
     assert s["broker"] == url and s["eager"] is False
+
+
+def test_deployments_on_one_redis_server_never_share_websocket_channels():
+    # Redis pub/sub ignores the database number: the number goes into the channel names.
+    prefixes = {
+        settings_for(REDIS_URL=url)["layer"]["CONFIG"]["prefix"]
+        for url in ("redis://r:6379/0", "redis://r:6379/4", "redis://r:6379")
+    }
+    assert prefixes == {"asgi0.", "asgi4."}
+    named = settings_for(REDIS_URL="redis://r:6379/4", CHANNEL_LAYER_PREFIX="blue.")
+    assert named["layer"]["CONFIG"]["prefix"] == "blue."
 
 
 def test_a_database_url_that_is_not_postgresql_is_refused():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -172,12 +173,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channels and celery ----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+
+
+def channel_layer_prefix(redis_url: str) -> str:
+    """Redis pub/sub ignores the database number: deployments (or test runs) sharing a Redis
+    server on different databases would push to each other's sockets (user groups are named by
+    user id). The database number goes into the channel names; CHANNEL_LAYER_PREFIX overrides."""
+    database = urlsplit(redis_url).path.strip("/") or "0"
+    return env_str("CHANNEL_LAYER_PREFIX") or f"asgi{database}."
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         # The pub/sub layer delivers to large groups far faster than the default one.
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": channel_layer_prefix(REDIS_URL)},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from execution.models import Fill, OutboxMessage
@@ -126,8 +126,17 @@ def messages_publish(messages: Sequence[Message], *, relayed: bool = False) -> i
         else:
             sent.append(message.id)
     if sent:
-        OutboxMessage.objects.filter(pk__in=sent).update(sent_at=timezone.now())
+        _mark(sent, sent_at=timezone.now())
     return len(sent)
+
+
+def _mark(ids: Sequence[int], **changes: Any) -> None:
+    """Write down what became of messages; a database that fails here only means they are
+    published again by the relay (harmless), so it is logged, not raised."""
+    try:
+        OutboxMessage.objects.filter(pk__in=ids, sent_at__isnull=True).update(**changes)
+    except DatabaseError:
+        logger.warning("outbox: could not mark messages %s", list(ids), exc_info=True)
 
 
 def _failed(message: Message, errors: Sequence[BaseException], *, relayed: bool) -> None:
@@ -142,7 +151,7 @@ def _failed(message: Message, errors: Sequence[BaseException], *, relayed: bool)
     changes: dict[str, Any] = {"last_error": detail}
     if not relayed:
         changes["next_attempt_at"] = timezone.now()
-    OutboxMessage.objects.filter(pk=message.id, sent_at__isnull=True).update(**changes)
+    _mark([message.id], **changes)
 
 
 def outbox_relay(*, now: datetime | None = None, limit: int = RELAY_BATCH) -> int:

@@ -7,8 +7,10 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.db import InterfaceError, OperationalError
 
 from execution.domain.errors import DomainError
+from execution.domain.orders import OrderStatus
 from execution.outbox import outbox_prune, outbox_relay
 from execution.services.accounts import account_days_open
 from execution.services.algos import parent_order_run, parent_orders_due
@@ -26,10 +28,22 @@ from execution.services.reconciliation import (
     live_orders_poll,
 )
 
+# A lost database connection (a failover, a restart, a killed backend) fails an attempt; the
+# next one, 1, 2, 4 ... 16 s later, finds the order as the last committed transaction left it.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
-@shared_task(name="execution.submit_order")
+
+@shared_task(
+    name="execution.submit_order", autoretry_for=DATABASE_ERRORS, retry_backoff=1,
+    retry_backoff_max=16, retry_jitter=False, max_retries=12,
+)  # fmt: skip
 def submit_order(order_id: str) -> str:
-    return str(order_submit(order_id=order_id, actor="task:submit_order").status)
+    order = order_submit(order_id=order_id, actor="task:submit_order")
+    if order.status == OrderStatus.NEW and order.sent_at is not None:
+        # Sent by an attempt cut short after the venue call (its report never recorded):
+        # the venue is asked by client order id, the order never sent again.
+        order = order_reconcile(order_id=order_id, actor="task:submit_order")
+    return str(order.status)
 
 
 @shared_task(name="execution.reconcile_order")

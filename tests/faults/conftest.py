@@ -26,6 +26,8 @@ from execution.services.venues import paper_reset
 from tests.execution.tasks.test_celery_worker import ROOT, _test_database_url, wait_for_worker
 from tradingsite.celery import app as celery_app
 
+WORKER_APPLICATION = "faults-worker"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -159,7 +161,8 @@ class Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tradingsite.settings.test",
-            "DATABASE_URL": _test_database_url(),
+            # Named, so a test can find (and terminate) the worker's database connections.
+            "DATABASE_URL": f"{_test_database_url()}?application_name={WORKER_APPLICATION}",
             "REDIS_URL": self.broker_url,
         }
         self.process = subprocess.Popen(
@@ -242,11 +245,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
-def backends_of_test_database() -> list[int]:
-    """Process ids of the other connections to this test's database (the workers')."""
+def terminate_worker_connections() -> int:
+    """pg_terminate_backend on every connection the workers hold to this test's database;
+    returns how many were terminated."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = %s",
+            [WORKER_APPLICATION],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return int(cursor.fetchone()[0])

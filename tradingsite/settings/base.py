@@ -207,7 +207,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Only failures are kept: no caller reads a task's return value, but a task that failed is
 # listed in the admin with its name, arguments, exception and traceback.
-CELERY_RESULT_BACKEND = "django-db"
+# django-celery-results' backend, retrying a write whose database connection was lost
+# (tradingsite.results): the stock one let that error stop the worker.
+CELERY_RESULT_BACKEND = "tradingsite.results:DatabaseBackend"
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 10
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
 CELERY_RESULT_EXTENDED = True  # the task's name, arguments and worker with its failure

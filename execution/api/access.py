@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
-from execution.api.filters import BIGINT_MAX
+from execution.api.filters import BIGINT_MAX, blank_parameters
 
 M = TypeVar("M", bound=Model)
 
@@ -45,7 +45,11 @@ def owned_or_404(queryset: QuerySet[M], pk: str, what: str) -> M:
 
 
 def query_params(serializer_class: type[serializers.Serializer[Any]], request: Request) -> Any:
-    """The request's query string, validated (400 naming the parameter otherwise)."""
+    """The request's query string, validated (400 naming the parameter otherwise; an empty or
+    repeated parameter too)."""
+    errors = blank_parameters(request, serializer_class().fields)
+    if errors:
+        raise serializers.ValidationError(errors)
     query = serializer_class(data=request.query_params, context={"request": request})
     query.is_valid(raise_exception=True)
     return query.validated_data

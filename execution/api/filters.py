@@ -7,8 +7,11 @@ from typing import Any
 import django_filters as filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 
 from execution.api.serializers import ALGORITHMS
 from execution.domain.algos import ParentStatus
@@ -112,3 +115,43 @@ class ParentOrderFilter(filters.FilterSet):
     class Meta:
         model = ParentOrder
         fields: list[str] = []
+
+
+def blank_parameters(
+    request: Request, names: Any, *, repeatable: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
+    """Query parameters among ``names`` given empty, or more than once (but the ``repeatable``
+    ones, a list of choices): refused by name. A filter left out filters nothing; an empty one
+    is a mistake, not a wildcard."""
+    errors: dict[str, list[str]] = {}
+    for name in names:
+        values = request.query_params.getlist(name)
+        if len(values) > 1 and name not in repeatable:
+            errors[name] = ["give it once"]
+        elif any(not value.strip() for value in values):
+            errors[name] = ["empty: leave the parameter out to not filter by it"]
+    return errors
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter, refusing empty or repeated filter parameters and booleans other than
+    true or false (django-filter reads "" and "null" as no filter at all)."""
+
+    def get_filterset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        repeatable = frozenset(
+            name
+            for name, declared in filterset.filters.items()
+            if isinstance(declared, filters.MultipleChoiceFilter)
+        )
+        errors = blank_parameters(request, filterset.filters, repeatable=repeatable)
+        for name, declared in filterset.filters.items():
+            value = request.query_params.get(name)
+            boolean = isinstance(declared, filters.BooleanFilter) and value is not None
+            if boolean and name not in errors and str(value).lower() not in ("true", "false"):
+                errors[name] = ["true or false"]
+        if errors:
+            raise ValidationError(errors)
+        return filterset

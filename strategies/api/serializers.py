@@ -223,6 +223,12 @@ class ComparisonStartSerializer(StrictFieldsMixin, serializers.Serializer[Any]):
         "reversion and buy and hold.",
     )
 
+    def validate_runs(self, runs: list[Any] | None) -> list[Any] | None:
+        # allow_null lets the list be null, and DRF passes it to each run too: refuse those.
+        if runs is not None and any(run is None for run in runs):
+            raise serializers.ValidationError("each run is an object: a kind and its config")
+        return runs
+
     def arguments(self) -> dict[str, Any]:
         data = dict(self.validated_data)
         if data["runs"] is not None:

@@ -37,6 +37,10 @@ class SignInThrottled(exceptions.Throttled):
         self.wait = wait
 
 
+# An answer holding a key is kept by no cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def _issued(issued: IssuedToken) -> dict[str, Any]:
     return {**ApiTokenSerializer(issued.token).data, "key": issued.key}
 
@@ -84,7 +88,7 @@ class PasswordTokenView(APIView):
             )
         except TokenRefused as refused:
             raise exceptions.ValidationError({"non_field_errors": [str(refused)]}) from None
-        return Response({"token": issued.key, **_issued(issued)})
+        return Response({"token": issued.key, **_issued(issued)}, headers=NO_STORE)
 
 
 class ApiTokenListView(APIView):
@@ -123,7 +127,7 @@ class ApiTokenListView(APIView):
             )
         except TokenRefused as refused:
             raise exceptions.ValidationError({"name": [str(refused)]}) from None
-        return Response(_issued(issued), status=status.HTTP_201_CREATED)
+        return Response(_issued(issued), status=status.HTTP_201_CREATED, headers=NO_STORE)
 
 
 class ApiTokenView(APIView):

@@ -49,7 +49,7 @@ def bob(db):
 def test_a_token_made_through_the_api_is_shown_once_and_stored_as_a_hash(user):
     made = signed_in(user).post(TOKENS, {"name": "notebook", "expires_in_days": 30}, format="json")
 
-    assert made.status_code == 201
+    assert made.status_code == 201 and made["Cache-Control"] == "no-store"
     key = made.data["key"]
     assert len(key) >= 40 and made.data["prefix"] == key[:8]
     assert made.data["name"] == "notebook" and made.data["expired"] is False
@@ -153,6 +153,7 @@ def test_the_password_endpoint_issues_a_new_expiring_token_each_time(user, setti
     second = client.post(PASSWORD_TOKEN, body, format="json")
 
     assert first.status_code == second.status_code == 200
+    assert first["Cache-Control"] == "no-store"
     assert first.data["token"] == first.data["key"] != second.data["token"]
     assert ApiToken.objects.filter(user=user).count() == 2
     expires = _parse(first.data["expires_at"])

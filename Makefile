@@ -39,10 +39,11 @@ run: demo
 	@echo
 	@echo "  Trading platform: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
 	@echo "  Demo logins: 'demo' / 'demo-trader' (the leader), 'follower1' and 'follower2' / 'demo-follower'"
-	@echo "  Market: package history replayed at $(REPLAY_SPEED) bars a second (make run REPLAY_SPEED=5 for faster)."
+	@echo "  Market: package history replayed, REPLAY_SPEED=$(REPLAY_SPEED) bars a second (make run REPLAY_SPEED=5 for faster)."
+	@echo "  The console shows the audit trail (signals, orders, fills); LOG_LEVEL=INFO make run shows every log line."
 	@echo "  Ctrl-C stops everything; make run again resumes the market where it stopped."
 	@echo
-	REPLAY_SPEED=$(REPLAY_SPEED) $(PY) manage.py runserver $(HOST):$(PORT)
+	REPLAY_SPEED=$(REPLAY_SPEED) LOG_LEVEL=$${LOG_LEVEL:-WARNING} $(PY) manage.py runserver $(HOST):$(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from execution.domain.errors import DomainError, OrderRefused
 from execution.domain.orders import (
@@ -193,12 +194,23 @@ def order_place(
             )
             _broadcast_order(order)
             if submit:
-                from execution.tasks import submit_order  # tasks imports this module
-
                 order_id = str(order.pk)
-                transaction.on_commit(lambda: submit_order.delay(order_id))
+                transaction.on_commit(lambda: _submit_later(order_id))
             return order
     raise OrderRefused(decision.violations)
+
+
+def _submit_later(order_id: str) -> None:
+    """Queue the submit task of an order just saved. A broker that refuses it (down, being
+    restarted) fails nothing: the order is saved, and the unsent-order sweep sends it."""
+    from execution.tasks import submit_order  # tasks imports this module
+
+    try:
+        submit_order.delay(order_id)
+    except KombuOperationalError as error:
+        logger.warning(
+            "order %s saved, its submit not queued (%s): the sweep sends it", order_id, error
+        )
 
 
 def _request_data(request: OrderRequest, cid: str) -> dict[str, Any]:

@@ -22,13 +22,11 @@ from execution.services.orders import order_place
 from execution.services.reconciliation import account_reconcile
 from execution.services.venues import live_venues_reset, paper_reset
 from execution.tasks import poll_live_orders, reconcile_at_start
-from tests.execution.live.conftest import (  # noqa: F401 (fixtures)
-    btc,
-    clean_venues,
-    encryption_key,
-    live_account,
-    okx,
-)
+from tests.execution.live import conftest as live
+
+# The live tests' fixtures: a live account on the fake OKX, its instrument and credentials.
+btc, clean_venues, encryption_key = live.btc, live.clean_venues, live.encryption_key
+live_account, okx = live.live_account, live.okx
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

@@ -24,6 +24,7 @@ from execution.models import (
     Instrument,
     InstrumentBreaker,
     Order,
+    OutboxMessage,
     ParentOrder,
     Position,
 )
@@ -332,6 +333,17 @@ class ExecutionEventAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "actor")
     search_fields = ("message", "actor", "order__client_order_id", "account__name")
     list_select_related = ("account", "order", "order__instrument")
+    date_hierarchy = "created_at"
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """The fill news still to publish (execution.outbox): an unsent message with attempts and
+    an error is a broker that refuses it or a receiver that keeps failing."""
+
+    list_display = ("id", "topic", "object_id", "created_at", "attempts", "sent_at", "last_error")
+    list_filter = ("topic", ("sent_at", admin.EmptyFieldListFilter))
+    search_fields = ("last_error",)
     date_hierarchy = "created_at"
 
 

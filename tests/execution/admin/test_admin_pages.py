@@ -13,6 +13,7 @@ from execution.models import (
     Fill,
     Instrument,
     Order,
+    OutboxMessage,
     Position,
 )
 from execution.selectors import account_valuation
@@ -21,7 +22,7 @@ from execution.services.orders import order_place
 from execution.services.positions import position_exits_set
 from tests.factories import make_user
 
-READ_ONLY = [Order, Fill, Position, AccountDay, ExecutionEvent]
+READ_ONLY = [Order, Fill, Position, AccountDay, ExecutionEvent, OutboxMessage]
 
 
 def url(model, view, *args):

@@ -315,8 +315,8 @@ class ParentOrderViewSet(
         summary="Cancel a parent order",
         description="Cancels its working children and sends nothing more; 200 with the parent "
         "as it stands afterwards (a child may have filled meanwhile). A parent that is over "
-        "already is answered as it is.",
-        responses={200: ParentOrderDetailSerializer, **_errors(404)},
+        "already is answered as it is; 400 when the venue refuses a child's cancel.",
+        responses={200: ParentOrderDetailSerializer, **_errors(400, 404)},
     )
     def destroy(self, request: Request, pk: str) -> Response:
         parent = parent_order_cancel(parent_id=self.get_object().pk, actor=request_actor(request))

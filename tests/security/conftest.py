@@ -56,7 +56,7 @@ class World:
     owned: dict[str, set[str]] = field(default_factory=dict)  # kind -> all alice's ids
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def clean_state(settings):
     """Throttle counters live in the cache and paper venues in the process: start afresh; no
     rate limit, so a refusal seen is the one under test, never a 429."""

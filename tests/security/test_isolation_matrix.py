@@ -45,6 +45,9 @@ from execution.services.notify import user_group
 from tests.security.conftest import MARK, MARKERS, World, session_client, token_client
 from tradingsite.routing import websocket_urlpatterns
 
+# A fresh cache and paper exchange, no rate limit: a refusal seen is the one under test.
+pytestmark = pytest.mark.usefixtures("clean_state")
+
 METHODS = ("get", "post", "put", "patch", "delete")
 AUTH_KINDS = ("session", "token", "anonymous")
 APPS = ("execution", "strategies", "copytrading", "mlmodels")

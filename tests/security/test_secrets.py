@@ -40,6 +40,9 @@ from tests.okx_fake import FakeOkx, install_fake_okx
 from tests.security.conftest import session_client, token_client
 from tests.security.test_isolation_matrix import concrete, routes
 
+# A fresh cache and paper exchange, no rate limit: a refusal seen is the one under test.
+pytestmark = pytest.mark.usefixtures("clean_state")
+
 ROOT = Path(__file__).resolve().parents[2]
 OWNERS = ("erin", "frank", "grace")
 

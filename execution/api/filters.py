@@ -133,6 +133,16 @@ def blank_parameters(
     return errors
 
 
+def _parameter_names(filterset: Any) -> list[str]:
+    """The query parameters a filter set reads: a range filter ``created`` reads
+    ``created_after`` and ``created_before``."""
+    names = []
+    for name, declared in filterset.filters.items():
+        suffixes = getattr(declared.field.widget, "suffixes", None)
+        names += [f"{name}_{suffix}" if suffix else name for suffix in suffixes or [""]]
+    return names
+
+
 class StrictFilterBackend(DjangoFilterBackend):
     """django-filter, refusing empty or repeated filter parameters and booleans other than
     true or false (django-filter reads "" and "null" as no filter at all)."""
@@ -146,7 +156,7 @@ class StrictFilterBackend(DjangoFilterBackend):
             for name, declared in filterset.filters.items()
             if isinstance(declared, filters.MultipleChoiceFilter)
         )
-        errors = blank_parameters(request, filterset.filters, repeatable=repeatable)
+        errors = blank_parameters(request, _parameter_names(filterset), repeatable=repeatable)
         for name, declared in filterset.filters.items():
             value = request.query_params.get(name)
             boolean = isinstance(declared, filters.BooleanFilter) and value is not None

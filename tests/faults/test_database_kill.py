@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 from django.db.models import Count, Sum
@@ -33,14 +34,17 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 
 FILLS = 300
 ACCOUNTS = 10
-KILL_EVERY = 0.4  # seconds
+KILL_EVERY = 0.5  # seconds
 TIMEOUT = 150.0
 
 
 @pytest.fixture
-def orders():
+def market():
     make_instrument("BTC-USDT", mark="20000", tick="0.1", lot="0.001", min_notional="5")
     btc_book(timezone.now(), depth=D(50))
+
+
+def orders() -> list[Any]:
     accounts = [make_account(make_user(f"trader{n}"), deposit=D(100_000)) for n in range(ACCOUNTS)]
     return [
         order_place(
@@ -53,13 +57,14 @@ def orders():
 
 
 def test_terminating_the_database_connections_during_300_fills_loses_and_doubles_nothing(
-    orders, through_broker, workers, figures
+    market, through_broker, workers, figures
 ):
     worker = workers("paper", beat=True)
+    placed = orders()  # while the worker starts
     worker.wait_ready()
 
     started = time.monotonic()
-    for order_id in orders:
+    for order_id in placed:
         submit_order.delay(str(order_id))
     kills = terminated = 0
     while Fill.objects.count() < FILLS and time.monotonic() - started < TIMEOUT:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from decimal import Decimal
 from typing import Any
@@ -141,6 +142,16 @@ def _record(result: Any, *, one_by_one: bool) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+def _pushes_wait() -> float:
+    """Wait for the P&L pushes the recorded fills queued (execution.services.notify values
+    the touched accounts on a timer thread, then pushes to each owner): seconds waited. The
+    next clock should not share the process with them."""
+    started = time.perf_counter()
+    while any(isinstance(t, threading.Timer) and t.is_alive() for t in threading.enumerate()):
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
 def _load() -> str:
     return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
@@ -187,6 +198,7 @@ def run() -> list[Result]:
                     again_id, workers=1, chunk_size=1, followers=PER_FOLLOWER
                 )
                 _record(result, one_by_one=False)  # settled, not timed
+                _pushes_wait()
                 scaled = alone * SIZES[-1] / PER_FOLLOWER
                 results.append(
                     Result(f"  baseline: 1 follower per transaction, {PER_FOLLOWER} followers "
@@ -203,6 +215,7 @@ def run() -> list[Result]:
             )  # fmt: skip
             one_by_one = size <= ONE_BY_ONE
             recorded, cpu = _record(result, one_by_one=one_by_one)
+            pushed = _pushes_wait()
             filled = Order.objects.filter(
                 copy_trade__leader_fill_id=fill_id, status="filled"
             ).count()
@@ -219,7 +232,8 @@ def run() -> list[Result]:
                 Result(f"copy fan-out, {size:,} followers: fills recorded after, {path}",
                        recorded, "s",
                        note=f"{filled:,} filled; {how}; {per_order[path]:.2f} s per 1,000"
-                       f"{ratio}; process CPU {cpu:.2f} s; {_load()}")
+                       f"{ratio}; process CPU {cpu:.2f} s; {_load()}; the P&L pushes they "
+                       f"queued finished {pushed:.1f} s later")
             )  # fmt: skip
             if size > CHUNK_SIZE:
                 # The leader's second fill to the same followers on one thread: what the

@@ -12,7 +12,8 @@ statement each for the fills, the orders, the positions and the audit events.
 The results are those of fills_record called once per order in batch order, to the last
 Decimal (tests/copytrading/services/test_bulk_fills.py compares them): an order whose fill
 is refused records none of its fills and stops no other order; a trade id seen before is a
-no-op; the same notifications go out after commit.
+no-op; the same notifications go out (an outbox message per fill, written with it and
+published after commit).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -35,10 +35,10 @@ from execution.domain.orders import TRANSITIONS, FillEvent, OrderStatus, status_
 from execution.domain.positions import PositionState, apply_fill, fee_in_quote
 from execution.domain.values import DOMAIN_CONTEXT, QUANTUM, exact, quantize
 from execution.models import EventKind, Fill, Order, Position
+from execution.outbox import FILL_COMMITTED, GRACE, Message, messages_publish_on_commit
 from execution.services.fills import FillInput, _Locked, fill_input, fills_record
 from execution.services.notify import on_commit_broadcast, on_commit_pnl_push
 from execution.services.orders import order_status_set
-from execution.signals import fill_committed
 from execution.venues.base import VenueOrderReport
 
 
@@ -113,6 +113,14 @@ FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numer
     AS v(id, quantity, cost_basis, average_entry_price, realized_pnl, fees_paid,
          unrealized_pnl, mark_price, marked_at, margin, opened_at, exits_cleared)
 WHERE p.id = v.id
+"""
+# Each new fill's FILL_COMMITTED message (execution.outbox), in the fills' transaction.
+_INSERT_MESSAGES = """
+INSERT INTO execution_outboxmessage
+    (topic, object_id, payload, created_at, next_attempt_at, attempts, last_error)
+SELECT %s, v.fill_id, v.payload::jsonb, %s, %s, 0, ''
+FROM unnest(%s::bigint[], %s::text[]) AS v(fill_id, payload)
+RETURNING id, object_id
 """
 _EVENT_COLUMNS = ("created_at", "kind", "actor", "account_id", "order_id", "message", "data")
 
@@ -411,20 +419,35 @@ def _write(
                 for event in done.events:
                     copy.write_row(event)
 
-    new_ids: dict[tuple[UUID, str], int] = {
-        (order_id, trade_id): pk for order_id, trade_id, pk in inserted
-    }
-    recorded: dict[UUID, list[int]] = {}
+        new_ids: dict[tuple[UUID, str], int] = {
+            (order_id, trade_id): pk for order_id, trade_id, pk in inserted
+        }
+        recorded: dict[UUID, list[int]] = {}
+        news: dict[int, dict[str, Any]] = {}  # by fill id, as fills_record words them
+        for done in work:
+            order = done.locked
+            ids = recorded[done.order_id] = [new_ids[(done.order_id, row[1])] for row in done.fills]
+            about = {
+                "order_id": str(done.order_id), "account_id": order.account_id,
+                "parent_id": order.parent_id,
+            }  # fmt: skip
+            news.update((fill_id, about) for fill_id in ids)
+        cursor.execute(
+            _INSERT_MESSAGES,
+            [FILL_COMMITTED, now, now + GRACE, list(news),
+             [json.dumps(about, cls=DjangoJSONEncoder) for about in news.values()]],
+        )  # fmt: skip
+        message_ids = {fill_id: message_id for message_id, fill_id in cursor.fetchall()}
+
+    # Published after commit in fill order (one UPDATE marks them sent); a broker down then
+    # leaves them to the relay, never lost.
+    messages_publish_on_commit([
+        Message(message_ids[fill_id], FILL_COMMITTED, fill_id, about)
+        for fill_id, about in news.items()
+    ])  # fmt: skip
     accounts: dict[int, None] = {}
     for done in work:
         order = done.locked
-        ids = recorded[done.order_id] = [new_ids[(done.order_id, row[1])] for row in done.fills]
-        for fill_id in ids:
-            transaction.on_commit(
-                partial(fill_committed.send, sender=Fill, fill_id=fill_id,
-                        order_id=done.order_id, account_id=order.account_id,
-                        parent_id=order.parent_id)
-            )  # fmt: skip
         for payload in done.pushes:
             on_commit_broadcast(owner_id=order.owner_id, kind="fill", payload=payload)
         accounts[order.account_id] = None

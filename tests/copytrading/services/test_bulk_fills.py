@@ -14,7 +14,7 @@ from decimal import Decimal as D
 import pytest
 
 from execution.domain.errors import DomainError
-from execution.models import EventKind, ExecutionEvent, Fill, Order, Position
+from execution.models import EventKind, ExecutionEvent, Fill, Order, OutboxMessage, Position
 from execution.services.bulk_fills import OrderFills, fills_record_bulk
 from execution.services.fills import FillInput, fill_record, fills_record
 from execution.services.orders import order_place
@@ -177,6 +177,17 @@ def test_bulk_leaves_what_one_by_one_leaves_to_the_last_decimal(market):
     new_fills = sum(len(ids) for ids in result.recorded.values())
     assert new_fills == Fill.objects.filter(order__in=bulk_orders).count() - 1
     assert not Fill.objects.filter(order_id=bulk_orders[3].pk).exists()
+    # Each new fill announced once through the outbox, in its transaction, as fills_record does.
+    for orders in (one_orders, bulk_orders):
+        fills = Fill.objects.filter(order__in=orders)
+        messages = OutboxMessage.objects.filter(topic="fill_committed", object_id__in=fills)
+        assert sorted(messages.values_list("object_id", flat=True)) == sorted(
+            fills.values_list("pk", flat=True)
+        )
+    sample = OutboxMessage.objects.get(object_id__in=Fill.objects.filter(order=bulk_orders[0]))
+    assert sample.payload == {
+        "order_id": str(bulk_orders[0].pk), "account_id": bulk_accounts[0], "parent_id": None,
+    }  # fmt: skip
     flipped = Position.objects.get(account_id=bulk_accounts[0])
     assert flipped.stop_loss_price is None and flipped.take_profit_price is None
 

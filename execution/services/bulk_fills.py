@@ -31,8 +31,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from execution.domain.errors import DomainError
-from execution.domain.orders import TRANSITIONS, FillEvent, OrderStatus, status_after_fill
-from execution.domain.positions import PositionState, apply_fill, fee_in_quote
+from execution.domain.fill_steps import fills_apply
+from execution.domain.orders import TRANSITIONS, OrderStatus
+from execution.domain.positions import PositionState
 from execution.domain.values import DOMAIN_CONTEXT, QUANTUM, exact, quantize
 from execution.models import EventKind, Fill, Order, Position
 from execution.outbox import FILL_COMMITTED, GRACE, Message, messages_publish_on_commit
@@ -304,61 +305,44 @@ def _apply(
 ) -> tuple[_OrderWork, _PositionWork]:
     """One order's new fills through the pure domain, as fills_record applies them; raises
     DomainError (and changes nothing) when one is refused."""
-    status, filled_qty, filled_notional = order.status, order.filled_quantity, order.filled_notional
-    state, opened_at, exits_cleared = position.state, position.opened_at, position.exits_cleared
-    done = _OrderWork(order_id, order, status, filled_qty, filled_notional, [], [], [])
-    for fill in fills:
-        fee_currency = fill.fee_currency or order.quote_currency
-        fee_quote = fee_in_quote(
-            fee=fill.fee, fee_currency=fee_currency, base=order.base_currency,
-            quote=order.quote_currency, price=fill.price,
-        )  # fmt: skip
-        if fill.quantity % order.lot_size:
-            raise DomainError(
-                f"fill quantity {fill.quantity} is not a multiple of the lot size "
-                f"{order.lot_size.normalize()}"
-            )
-        previous = status
-        status = status_after_fill(
-            status=status, quantity=order.quantity, filled_quantity=filled_qty,
-            fill_quantity=fill.quantity,
-        )  # fmt: skip
-        effect = apply_fill(
-            state,
-            FillEvent(fill_id=fill.venue_trade_id, side=order.side, quantity=fill.quantity,
-                      price=fill.price, fee=fee_quote, liquidity=fill.liquidity),
-        )  # fmt: skip
-        state = effect.after
-        filled_at = fill.filled_at or now
-        # Exits belong to the position they protect: a close or a flip clears them.
-        if effect.opened or state.quantity == 0:
-            exits_cleared = True
-        opened_at = filled_at if effect.opened else (opened_at if state.quantity else None)
-        with exact():
-            filled_qty += fill.quantity
-            filled_notional += fill.quantity * fill.price
+    applied = fills_apply(
+        fills=fills, side=order.side, quantity=order.quantity,
+        base_currency=order.base_currency, quote_currency=order.quote_currency,
+        lot_size=order.lot_size, status=order.status, filled_quantity=order.filled_quantity,
+        filled_notional=order.filled_notional, position=position.state,
+        opened_at=position.opened_at, exits_cleared=position.exits_cleared, now=now,
+    )  # fmt: skip
+    done = _OrderWork(
+        order_id, order, applied.status, applied.filled_quantity, applied.filled_notional,
+        [], [], [],
+    )  # fmt: skip
+    for step in applied.steps:
+        fill, after = step.fill, step.effect.after
         done.fills.append([
             str(order_id), fill.venue_trade_id, fill.quantity, fill.price, fill.fee,
-            fee_currency, fill.liquidity.value, filled_at, now,
+            step.fee_currency, fill.liquidity.value, step.filled_at, now,
         ])  # fmt: skip
         done.events.append((
             now, EventKind.FILL_RECORDED.value, actor, order.account_id, order_id,
             f"{order.side} {fill.quantity} {order.symbol} @ {fill.price} ({fill.liquidity}); "
-            f"order {previous} -> {status}; position {state.quantity}",
+            f"order {step.status_from} -> {step.status_to}; position {after.quantity}",
             json.dumps({
                 "venue_trade_id": fill.venue_trade_id, "quantity": fill.quantity,
-                "price": fill.price, "fee": fill.fee, "fee_currency": fee_currency,
-                "realized_pnl": effect.realized_pnl, "position": state.quantity,
-                "status_from": previous, "status_to": status,
+                "price": fill.price, "fee": fill.fee, "fee_currency": step.fee_currency,
+                "realized_pnl": step.effect.realized_pnl, "position": after.quantity,
+                "status_from": step.status_from, "status_to": step.status_to,
             }, cls=DjangoJSONEncoder),
         ))  # fmt: skip
         done.pushes.append({
             "order_id": str(order_id), "client_order_id": order.client_order_id,
             "symbol": order.symbol, "side": order.side, "quantity": str(fill.quantity),
-            "price": str(fill.price), "status": status, "position": str(state.quantity),
+            "price": str(fill.price), "status": step.status_to,
+            "position": str(after.quantity),
         })  # fmt: skip
-    done.status, done.filled_quantity, done.filled_notional = status, filled_qty, filled_notional
-    return done, _PositionWork(position.locked, _as_stored(state), opened_at, exits_cleared)
+    moved = _PositionWork(
+        position.locked, _as_stored(applied.position), applied.opened_at, applied.exits_cleared
+    )
+    return done, moved
 
 
 def _as_stored(state: PositionState) -> PositionState:

@@ -25,8 +25,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from execution.domain.errors import DomainError
-from execution.domain.orders import FillEvent, OrderStatus, status_after_fill
-from execution.domain.positions import PositionState, apply_fill, fee_in_quote
+from execution.domain.fill_steps import fills_apply
+from execution.domain.orders import OrderStatus
+from execution.domain.positions import PositionState
 from execution.domain.values import Liquidity, Side, exact, quantize, to_decimal, to_positive
 from execution.models import EventKind, Fill, Order, Position
 from execution.outbox import (
@@ -311,65 +312,46 @@ def fills_record(
         return _recorded(fills, seen)
 
     now = timezone.now()
+    applied = fills_apply(
+        fills=list(new.values()), side=locked.side, quantity=locked.quantity,
+        base_currency=locked.base_currency, quote_currency=locked.quote_currency,
+        lot_size=locked.lot_size, status=locked.status, filled_quantity=locked.filled_quantity,
+        filled_notional=locked.filled_notional, position=locked.position,
+        opened_at=locked.opened_at, exits_cleared=False, now=now,
+    )  # fmt: skip
     status, filled_qty, filled_notional = (
-        locked.status,
-        locked.filled_quantity,
-        locked.filled_notional,
+        applied.status,
+        applied.filled_quantity,
+        applied.filled_notional,
     )
-    state, opened_at, exits_cleared = locked.position, locked.opened_at, False
+    state, opened_at, exits_cleared = applied.position, applied.opened_at, applied.exits_cleared
     fill_rows: list[list[Any]] = []
     event_rows: list[list[Any]] = []
     pushes: list[dict[str, Any]] = []
     at = connection.ops.adapt_datetimefield_value
-    for fill in new.values():
-        fee_currency = fill.fee_currency or locked.quote_currency
-        fee_quote = fee_in_quote(
-            fee=fill.fee, fee_currency=fee_currency, base=locked.base_currency,
-            quote=locked.quote_currency, price=fill.price,
-        )  # fmt: skip
-        if fill.quantity % locked.lot_size:
-            raise DomainError(
-                f"fill quantity {fill.quantity} is not a multiple of the lot size "
-                f"{locked.lot_size.normalize()}"
-            )
-        previous = status
-        status = status_after_fill(
-            status=status, quantity=locked.quantity, filled_quantity=filled_qty,
-            fill_quantity=fill.quantity,
-        )  # fmt: skip
-        effect = apply_fill(
-            state,
-            FillEvent(fill_id=fill.venue_trade_id, side=locked.side, quantity=fill.quantity,
-                      price=fill.price, fee=fee_quote, liquidity=fill.liquidity),
-        )  # fmt: skip
-        state = effect.after
-        filled_at = fill.filled_at or now
-        # Exits belong to the position they protect: a close or a flip clears them.
-        if effect.opened or state.quantity == 0:
-            exits_cleared = True
-        opened_at = filled_at if effect.opened else (opened_at if state.quantity else None)
-        with exact():
-            filled_qty += fill.quantity
-            filled_notional += fill.quantity * fill.price
+    for step in applied.steps:
+        executed, after = step.fill, step.effect.after
         fill_rows.append([
-            order_pk, fill.venue_trade_id, fill.quantity, fill.price, fill.fee, fee_currency,
-            fill.liquidity, at(filled_at), at(now),
+            order_pk, executed.venue_trade_id, executed.quantity, executed.price, executed.fee,
+            step.fee_currency, executed.liquidity, at(step.filled_at), at(now),
         ])  # fmt: skip
         event_rows.append([
             at(now), EventKind.FILL_RECORDED, actor, locked.account_id, order_pk,
-            f"{locked.side} {fill.quantity} {locked.symbol} @ {fill.price} ({fill.liquidity}); "
-            f"order {previous} -> {status}; position {state.quantity}",
+            f"{locked.side} {executed.quantity} {locked.symbol} @ {executed.price} "
+            f"({executed.liquidity}); "
+            f"order {step.status_from} -> {step.status_to}; position {after.quantity}",
             json.dumps({
-                "venue_trade_id": fill.venue_trade_id, "quantity": fill.quantity,
-                "price": fill.price, "fee": fill.fee, "fee_currency": fee_currency,
-                "realized_pnl": effect.realized_pnl, "position": state.quantity,
-                "status_from": previous, "status_to": status,
+                "venue_trade_id": executed.venue_trade_id, "quantity": executed.quantity,
+                "price": executed.price, "fee": executed.fee, "fee_currency": step.fee_currency,
+                "realized_pnl": step.effect.realized_pnl, "position": after.quantity,
+                "status_from": step.status_from, "status_to": step.status_to,
             }, cls=DjangoJSONEncoder),
         ])  # fmt: skip
         pushes.append({
             "order_id": str(order_uuid), "client_order_id": locked.client_order_id,
-            "symbol": locked.symbol, "side": locked.side, "quantity": str(fill.quantity),
-            "price": str(fill.price), "status": status, "position": str(state.quantity),
+            "symbol": locked.symbol, "side": locked.side, "quantity": str(executed.quantity),
+            "price": str(executed.price), "status": step.status_to,
+            "position": str(after.quantity),
         })  # fmt: skip
 
     # A new position starts at the instrument's latest mark.

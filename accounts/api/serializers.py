@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -37,8 +39,17 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
         return token.expires_at is not None and token.expires_at <= timezone.now()
 
 
+class TextField(serializers.CharField):
+    """A string, and only a string: DRF's CharField would store the number 0 as "0"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class ApiTokenCreateSerializer(serializers.Serializer[None]):
-    name = serializers.CharField(max_length=100, help_text="What uses it, to tell it apart.")
+    name = TextField(max_length=100, help_text="What uses it, to tell it apart.")
     expires_in_days = serializers.IntegerField(
         min_value=1,
         max_value=MAX_LIFETIME_DAYS,

@@ -115,6 +115,8 @@ def test_bad_token_requests_are_refused_by_field_and_save_nothing(user, settings
         ({"name": ""}, "name"),
         ({"name": "   "}, "name"),
         ({"name": "x" * 101}, "name"),
+        ({"name": 0}, "name"),  # a number is not a name (schemathesis' coverage phase)
+        ({"name": ["a"]}, "name"),
         ({"name": "ok", "expires_in_days": 0}, "expires_in_days"),
         ({"name": "ok", "expires_in_days": 3651}, "expires_in_days"),
         ({"name": "ok", "expires_in_days": "soon"}, "expires_in_days"),

@@ -41,7 +41,6 @@ from execution.domain.urgency import InvalidConfig
 from mlmodels.dataset import candles_dataset
 from mlmodels.features import (
     FeatureConfig,
-    FeatureInputs,
     FeatureRow,
     FeatureState,
     MissingFeatureInputs,
@@ -49,7 +48,16 @@ from mlmodels.features import (
 )
 from mlmodels.inference import Predictor
 from mlmodels.training import TrainingConfig, fit_fold_xgboost, walk_forward_splits
-from strategies.domain.base import Bar, Bars, FloatArray, Signal, Strategy, bar_time_ns, signal_for
+from strategies.domain.base import (
+    Bar,
+    Bars,
+    FloatArray,
+    Signal,
+    Strategy,
+    bar_time_ns,
+    feature_inputs,
+    signal_for,
+)
 from strategies.kinds import InvalidStrategyConfig, kind_get
 from strategies.library.smart_money import SmartMoneyKind
 from strategies.library.xgboost_model import BUNDLES, XgboostModelConfig, next_target
@@ -127,17 +135,6 @@ def _iso(value: np.datetime64) -> str:
     return moment.replace(tzinfo=UTC).isoformat()
 
 
-def _inputs(bars: Bars) -> FeatureInputs:
-    return FeatureInputs(
-        time=bars.starts.astype("datetime64[ns]").astype(np.int64),
-        open=bars.open,
-        high=bars.high,
-        low=bars.low,
-        close=bars.close,
-        volume=bars.volume,
-    )
-
-
 def _columns(model: WalkForwardModel, names: Sequence[str]) -> list[int]:
     missing = [name for name in model.feature_names if name not in names]
     if missing:
@@ -202,7 +199,7 @@ class WalkForwardXgboost:
         """P(up) of each bar inside a test window by its fold's model; NaN elsewhere."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingFeatureInputs)
-            matrix = compute_features(_inputs(bars), self.model.feature_config, workers=1)
+            matrix = compute_features(feature_inputs(bars), self.model.feature_config, workers=1)
         rows = matrix.values[:, _columns(self.model, matrix.names)]
         out = np.full(len(bars), np.nan)
         for index, start in enumerate(bars.starts.astype("datetime64[us]")):

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from execution.domain.errors import DomainError
 from execution.domain.values import Side
+from mlmodels.features import FeatureInputs, OrderBookSeries, TradeFlowSeries
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 TimeArray: TypeAlias = npt.NDArray[np.datetime64]
@@ -182,3 +183,19 @@ def bar_time_ns(moment: datetime) -> int:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return int(np.datetime64(moment, "ns").astype(np.int64))
+
+
+def feature_inputs(
+    bars: Bars, *, trades: TradeFlowSeries | None = None, book: OrderBookSeries | None = None
+) -> FeatureInputs:
+    """The feature library's inputs for ``bars`` (and their tape and book, when given)."""
+    return FeatureInputs(
+        time=bars.starts.astype("datetime64[ns]").astype(np.int64),
+        open=bars.open,
+        high=bars.high,
+        low=bars.low,
+        close=bars.close,
+        volume=bars.volume,
+        trades=trades,
+        book=book,
+    )

@@ -35,7 +35,6 @@ from execution.domain.values import Side
 from mlmodels.features import (
     BookSnapshot,
     FeatureConfig,
-    FeatureInputs,
     FeatureRow,
     FeatureState,
     InputBundle,
@@ -47,7 +46,15 @@ from mlmodels.features import (
     compute_features,
 )
 from mlmodels.regimes import MIN_FIT_BARS, REGIMES, RegimeModel, fit_regimes
-from strategies.domain.base import Bar, Bars, FloatArray, Signal, bar_time_ns, signal_for
+from strategies.domain.base import (
+    Bar,
+    Bars,
+    FloatArray,
+    Signal,
+    bar_time_ns,
+    feature_inputs,
+    signal_for,
+)
 from strategies.library.settings import (
     InvalidConfig,
     about,
@@ -383,16 +390,7 @@ class SmartMoneyFollower:
         trades: TradeFlowSeries | None = None,
         book: OrderBookSeries | None = None,
     ) -> list[SmartMoneyDecision]:
-        inputs = FeatureInputs(
-            time=bars.starts.astype("datetime64[ns]").astype(np.int64),
-            open=bars.open,
-            high=bars.high,
-            low=bars.low,
-            close=bars.close,
-            volume=bars.volume,
-            trades=trades,
-            book=book,
-        )
+        inputs = feature_inputs(bars, trades=trades, book=book)
         if inputs.bundles != self.bundles:
             raise InvalidFeatureInputs(
                 f"the strategy reads {', '.join(sorted(self.bundles))}, "
@@ -498,14 +496,7 @@ def fit_regime_model(bars: Bars, feature_config: FeatureConfig | None = None) ->
     reads, the bars whose inputs are still warming up left out. Seeded: the same bars always
     give the same model, so the backtest and the live path fit the same one."""
     config = feature_config or FeatureConfig()
-    inputs = FeatureInputs(
-        time=bars.starts.astype("datetime64[ns]").astype(np.int64),
-        open=bars.open,
-        high=bars.high,
-        low=bars.low,
-        close=bars.close,
-        volume=bars.volume,
-    )
+    inputs = feature_inputs(bars)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MissingFeatureInputs)  # candles carry no flow or book
         matrix = compute_features(inputs, config, workers=1)

@@ -23,7 +23,6 @@ import numpy as np
 
 from mlmodels.features import (
     FeatureConfig,
-    FeatureInputs,
     FeatureRow,
     FeatureState,
     InputBundle,
@@ -32,7 +31,15 @@ from mlmodels.features import (
     compute_features,
 )
 from mlmodels.inference import Predictor
-from strategies.domain.base import Bar, Bars, FloatArray, Signal, bar_time_ns, signal_for
+from strategies.domain.base import (
+    Bar,
+    Bars,
+    FloatArray,
+    Signal,
+    bar_time_ns,
+    feature_inputs,
+    signal_for,
+)
 from strategies.library.settings import (
     InvalidConfig,
     about,
@@ -114,14 +121,7 @@ class XgboostModel:
 
     def probabilities(self, bars: Bars) -> FloatArray:
         """P(up) after each bar (NaN during the warm-up)."""
-        inputs = FeatureInputs(
-            time=bars.starts.astype("datetime64[ns]").astype(np.int64),
-            open=bars.open,
-            high=bars.high,
-            low=bars.low,
-            close=bars.close,
-            volume=bars.volume,
-        )
+        inputs = feature_inputs(bars)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingFeatureInputs)  # the model reads none of them
             matrix = compute_features(inputs, self.feature_config, workers=1)
